@@ -1,0 +1,1 @@
+"""excelgen: the backprop workbook generator."""

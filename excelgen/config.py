@@ -1,0 +1,181 @@
+"""The workbook's inputs: a TOML file read with the standard library, checked key by key.
+
+Every key is optional; the defaults are the course sheet's values (templates/default.toml spells them out).
+A bad value raises ConfigError, which the CLI prints as one line: ``<file>: <key>: <what is wrong>``.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+WEIGHTS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
+BIASES = ("b1", "b2")
+
+# Excel, LibreOffice and Google Sheets all stop at 1,048,576 rows; the table needs its header rows above it.
+SHEET_MAX_ROWS = 1_048_576
+
+
+class ConfigError(ValueError):
+    """A user mistake in the config or the command line: printed as one line, never as a traceback."""
+
+    def __init__(self, source: str, key: str, message: str) -> None:
+        super().__init__(f"{source}: {key}: {message}")
+        self.source, self.key, self.message = source, key, message
+
+
+@dataclass(frozen=True)
+class Network:
+    """A 2-2-2 sigmoid network and one training example, in the documents' notation."""
+
+    i1: float = 0.05
+    i2: float = 0.1
+    t1: float = 0.5
+    t2: float = 0.5
+    w1: float = 0.15
+    w2: float = 0.2
+    w3: float = 0.25
+    w4: float = 0.3
+    w5: float = 0.4
+    w6: float = 0.45
+    w7: float = 0.5
+    w8: float = 0.55
+    b1: float = 0.0  # bias into h1 and h2
+    b2: float = 0.0  # bias into o1 and o2
+
+    @property
+    def weights(self) -> tuple[float, ...]:
+        return tuple(getattr(self, w) for w in WEIGHTS)
+
+
+@dataclass(frozen=True)
+class Training:
+    learning_rates: tuple[float, ...] = (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)
+    iterations: int = 100  # N updates: tables hold iteration 0 (the initial weights) through N
+    train_biases: bool = False  # True: b1 and b2 get gradients and updates too
+
+
+@dataclass(frozen=True)
+class Config:
+    network: Network = field(default_factory=Network)
+    training: Training = field(default_factory=Training)
+    source: str = "<defaults>"  # where the values came from, for error messages
+
+    @property
+    def has_biases(self) -> bool:
+        """Bias columns appear in the tables when a bias is non-zero or trained."""
+        n = self.network
+        return self.training.train_biases or n.b1 != 0.0 or n.b2 != 0.0
+
+
+def _number(source: str, key: str, value: Any) -> float:
+    # bool is an int subclass in Python; `true` where a number belongs is a mistake, not 1.0.
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(source, key, f"expected a number, got {type(value).__name__} {value!r}")
+    if not math.isfinite(value):
+        raise ConfigError(source, key, f"must be a finite number, got {value!r}")
+    return float(value)
+
+
+def _learning_rates(source: str, key: str, value: Any) -> tuple[float, ...]:
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(source, key, f"expected a list of numbers, got {type(value).__name__} {value!r}")
+    if not value:
+        raise ConfigError(source, key, "the list is empty; give at least one learning rate")
+    rates = tuple(_number(source, key, v) for v in value)
+    for lr in rates:
+        if lr <= 0:
+            raise ConfigError(source, key, f"learning rates must be > 0, got {lr:g}")
+    dupes = sorted({lr for lr in rates if rates.count(lr) > 1})
+    if dupes:
+        raise ConfigError(source, key, f"duplicate learning rate {', '.join(f'{d:g}' for d in dupes)}")
+    return rates
+
+
+def max_iterations(first_data_row: int) -> int:
+    """The most updates a table can hold when its iteration 0 sits on 0-based row `first_data_row`."""
+    return SHEET_MAX_ROWS - first_data_row - 1
+
+
+def _iterations(source: str, key: str, value: Any, limit: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConfigError(source, key, f"expected a whole number, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ConfigError(source, key, f"must be at least 1, got {value}")
+    if value > limit:
+        raise ConfigError(source, key, f"{value} rows do not fit in a sheet; the most is {limit}")
+    return value
+
+
+def _check_keys(source: str, section: str, table: Any, allowed: set[str]) -> dict[str, Any]:
+    if not isinstance(table, dict):
+        raise ConfigError(source, section, f"expected a table [{section}], got {type(table).__name__}")
+    for key in table:
+        if key not in allowed:
+            where = f"{section}.{key}" if section else key
+            raise ConfigError(source, where, f"unknown key; known keys: {', '.join(sorted(allowed))}")
+    return table
+
+
+def from_dict(data: dict[str, Any], source: str = "<dict>", iteration_limit: int | None = None) -> Config:
+    """Build a validated Config from parsed TOML."""
+    limit = iteration_limit if iteration_limit is not None else max_iterations(0)
+    _check_keys(source, "", data, {"network", "training"})
+    net_fields = set(Network.__dataclass_fields__)
+    net = _check_keys(source, "network", data.get("network", {}), net_fields)
+    train = _check_keys(source, "training", data.get("training", {}), set(Training.__dataclass_fields__))
+
+    network = Network(**{k: _number(source, f"network.{k}", v) for k, v in net.items()})
+    kwargs: dict[str, Any] = {}
+    if "learning_rates" in train:
+        kwargs["learning_rates"] = _learning_rates(source, "training.learning_rates", train["learning_rates"])
+    if "iterations" in train:
+        kwargs["iterations"] = _iterations(source, "training.iterations", train["iterations"], limit)
+    if "train_biases" in train:
+        value = train["train_biases"]
+        if not isinstance(value, bool):
+            raise ConfigError(source, "training.train_biases", f"expected true or false, got {value!r}")
+        kwargs["train_biases"] = value
+    return Config(network=network, training=Training(**kwargs), source=source)
+
+
+def load(path: str | Path | None, iteration_limit: int | None = None) -> Config:
+    """Read and validate a TOML config; None gives the defaults."""
+    if path is None:
+        return Config()
+    source = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(source, "--config", "no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, "--config", f"cannot read it ({exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, "toml", f"not valid TOML ({exc})") from None
+    return from_dict(data, source, iteration_limit)
+
+
+def override(
+    config: Config,
+    learning_rates: list[float] | None = None,
+    iterations: int | None = None,
+    iteration_limit: int | None = None,
+) -> Config:
+    """Apply command-line flags on top of the file, with the same checks."""
+    limit = iteration_limit if iteration_limit is not None else max_iterations(0)
+    training = config.training
+    if learning_rates is not None:
+        training = replace(training, learning_rates=_learning_rates(config.source, "--lr", learning_rates))
+    if iterations is not None:
+        training = replace(training, iterations=_iterations(config.source, "--iterations", iterations, limit))
+    return replace(config, training=training)

@@ -1,0 +1,1 @@
+"""trainer: an MNIST CNN under 20k parameters, trained the documents' way."""
