@@ -1,0 +1,58 @@
+"""The network diagram on the Backprop sheet, built from cells so every number on it is a live formula.
+
+    input        weight              hidden        weight                output
+    i1  0.05     w1: i1 → h1  0.15   a_h1  0.5933  w5: a_h1 → o1  0.40   a_o1  0.7514
+                 w2: i2 → h1  0.20                 w6: a_h2 → o1  0.45
+                 w3: i1 → h2  0.25                 w7: a_h1 → o2  0.50
+    i2  0.10     w4: i2 → h2  0.30   a_h2  0.5969  w8: a_h2 → o2  0.55   a_o2  0.7729
+                                                                         E_total 0.2984
+
+Weights read their named cells; activations and E_total read the table's iteration 0. Cells, unlike
+shapes, render alike in Excel, LibreOffice and Google Sheets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from . import layout
+from .cells import Cells
+from .config import Config
+from .formats import Formats
+from .notation import EDGES
+
+_ROWS = {"i1": 2, "i2": 5, "a_h1": 2, "a_h2": 5, "a_o1": 2, "a_o2": 5}
+_EDGE_ROWS = {"w1": 2, "w2": 3, "w3": 4, "w4": 5, "w5": 2, "w6": 3, "w7": 4, "w8": 5}
+
+
+def add(cells: Cells, config: Config, run: Mapping[str, np.ndarray], formats: Formats) -> None:
+    top, left = layout.DIAGRAM_TOP, layout.DIAGRAM_LEFT
+    cells.text(top, left, "The network at iteration 0 (live: edit an input and it follows)", formats.heading)
+    for offset, heading in ((0, "input"), (2, "weight"), (4, "hidden"), (6, "weight"), (8, "output")):
+        cells.text(top + 1, left + offset, heading, formats.note)
+
+    def node(name: str, col: int, fmt, formula: str) -> None:
+        row = top + _ROWS[name]
+        cells.text(row, col, name, fmt)
+        cells.formula(row, col + 1, formula, formats.node_value, float(run[name][0]))
+
+    def table_cell(name: str) -> str:
+        return "=" + layout.a1(layout.data_row(0), layout.column(config, name))
+
+    for name in ("i1", "i2"):
+        node(name, left, formats.input_node, "=" + layout.INPUT_NAME[name])
+    for name in ("a_h1", "a_h2"):
+        node(name, left + 4, formats.hidden_node, table_cell(name))
+    for name in ("a_o1", "a_o2"):
+        node(name, left + 8, formats.output_node, table_cell(name))
+    for weight, (src, dst) in EDGES.items():
+        col = left + (2 if weight in ("w1", "w2", "w3", "w4") else 6)
+        row = top + _EDGE_ROWS[weight]
+        cells.text(row, col, f"{weight}: {src} → {dst}", formats.edge)
+        value = float(getattr(config.network, weight))
+        cells.formula(row, col + 1, "=" + layout.INPUT_NAME[weight], formats.edge_value, value)
+    row = top + 6
+    cells.text(row, left + 8, "E_total", formats.label)
+    cells.formula(row, left + 9, table_cell("E_total"), formats.node_value, float(run["E_total"][0]))

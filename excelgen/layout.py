@@ -1,0 +1,263 @@
+"""Where everything lives in the workbook: the one module that knows a sheet name or a cell position.
+
+The sheet writers, the CLI and the tests ask this module; none of them computes a position itself.
+Rows and columns are 0-based, as xlsxwriter counts them; `a1` turns them into the spreadsheet's A1 text.
+
+Every iteration table (the Backprop sheet and each learning-rate sheet) has the same shape: the iteration
+number in column A, then `columns(config)` from column B, the header on HEADER_ROW and iteration 0 on
+FIRST_DATA_ROW. The rows above the header hold each sheet's own material (inputs, diagram, derivation,
+chart on Backprop; the η cell and a chart on a learning-rate sheet).
+"""
+
+from __future__ import annotations
+
+from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
+
+from .config import BIASES, WEIGHTS, Config, max_iterations
+
+# --- Sheets, in workbook order: Backprop, one per learning rate, LR sweep, Check. ---------------------------
+
+BACKPROP = "Backprop"
+SWEEP = "LR sweep"
+CHECK = "Check"
+
+_FORBIDDEN_IN_SHEET_NAMES = set("[]:*?/\\'")
+
+
+def lr_sheet_name(lr: float) -> str:
+    """The sheet of one learning rate: "η=0.5", "η=1000", "η=1e-05".
+
+    The number is `f"{lr:g}"` when that reads back as exactly `lr`, else the shortest exact repr, so two
+    different rates never share a name; either way it fits Excel's 31 characters and uses no forbidden one.
+    """
+    text = f"{lr:g}"
+    if float(text) != lr:
+        text = repr(float(lr))
+    name = f"η={text}"
+    assert len(name) <= 31 and not (_FORBIDDEN_IN_SHEET_NAMES & set(name)), name
+    return name
+
+
+def sheet_names(config: Config) -> list[str]:
+    return [BACKPROP, *(lr_sheet_name(lr) for lr in config.training.learning_rates), SWEEP, CHECK]
+
+
+def backprop_lr(config: Config) -> float:
+    """The η the Backprop sheet is generated with (its `eta` cell): the config's first learning rate."""
+    return config.training.learning_rates[0]
+
+
+def table_sheets(config: Config) -> list[tuple[str, float]]:
+    """(sheet name, learning rate) of every sheet that holds an iteration table, in workbook order."""
+    rates = config.training.learning_rates
+    return [(BACKPROP, backprop_lr(config)), *((lr_sheet_name(lr), lr) for lr in rates)]
+
+
+# --- A1 text. -----------------------------------------------------------------------------------------------
+
+
+def a1(row: int, col: int, absolute: bool = False) -> str:
+    """The A1 text of a cell: "B7" for (6, 1), "$B$7" when absolute."""
+    return xl_rowcol_to_cell(row, col, row_abs=absolute, col_abs=absolute)
+
+
+def col_name(col: int) -> str:
+    return xl_col_to_name(col)
+
+
+def sheet_prefix(sheet: str) -> str:
+    """The quoted sheet part of a reference from another sheet: "'η=0.5'!"."""
+    return "'" + sheet.replace("'", "''") + "'!"
+
+
+def ref(sheet: str, row: int, col: int) -> str:
+    """An absolute reference to a cell on another sheet: "'η=0.5'!$Y$20"."""
+    return sheet_prefix(sheet) + a1(row, col, absolute=True)
+
+
+def area(sheet: str, first_row: int, col: int, last_row: int, last_col: int | None = None) -> str:
+    """An absolute range on a sheet: "'LR sweep'!$B$2:$B$102"."""
+    last_col = col if last_col is None else last_col
+    return f"{sheet_prefix(sheet)}{a1(first_row, col, True)}:{a1(last_row, last_col, True)}"
+
+
+# --- The iteration table (Backprop and every learning-rate sheet). ------------------------------------------
+
+TITLE_ROW = 0
+HEADER_ROW = 13  # the table's column names (a note on each says what it is)
+GROUP_ROW = HEADER_ROW - 1  # "inputs", "hidden layer", … above the column names
+FIRST_DATA_ROW = HEADER_ROW + 1  # iteration 0: the initial weights
+ITERATION_COL = 0  # column A: the iteration number 0…N
+FIRST_TABLE_COL = 1  # column B: the first of columns(config)
+
+# The most updates a table can hold: the tables reach lowest of all the sheets' rows.
+MAX_ITERATIONS = max_iterations(FIRST_DATA_ROW)
+
+_FORWARD_HIDDEN = ["h1", "a_h1", "h2", "a_h2"]
+_FORWARD_OUTPUT = ["o1", "a_o1", "o2", "a_o2"]
+_ERRORS = ["E1", "E2", "E_total"]
+
+
+def columns(config: Config) -> list[str]:
+    """The table's columns in order, named by reference.py's keys.
+
+    The documents' order: t1, t2, i1, i2, w1…w4, h1, a_h1, h2, a_h2, w5…w8, o1, a_o1, o2, a_o2, E1, E2,
+    E_total, dE/dw1…dE/dw8. With biases (config.has_biases) b1 joins the first layer's weights, b2 the
+    second layer's, and dE/db1, dE/db2 follow the weight gradients.
+    """
+    bias = config.has_biases
+    return [
+        "t1", "t2", "i1", "i2",
+        *WEIGHTS[:4], *(["b1"] if bias else []),
+        *_FORWARD_HIDDEN,
+        *WEIGHTS[4:], *(["b2"] if bias else []),
+        *_FORWARD_OUTPUT,
+        *_ERRORS,
+        *(f"dE/d{w}" for w in WEIGHTS),
+        *((f"dE/d{b}" for b in BIASES) if bias else []),
+    ]  # fmt: skip
+
+
+def column(config: Config, name: str) -> int:
+    """The 0-based column of a table column on every table sheet."""
+    return FIRST_TABLE_COL + columns(config).index(name)
+
+
+def data_row(iteration: int) -> int:
+    """The 0-based row of an iteration in every table."""
+    return FIRST_DATA_ROW + iteration
+
+
+def last_data_row(config: Config) -> int:
+    return data_row(config.training.iterations)
+
+
+# --- The named input cells (all on the Backprop sheet). -----------------------------------------------------
+
+ETA = "eta"  # the Backprop sheet's η
+
+NAMED_INPUTS: dict[str, str] = {
+    "input_i1": "i1",
+    "input_i2": "i2",
+    "target_t1": "t1",
+    "target_t2": "t2",
+    **{f"init_{w}": w for w in WEIGHTS},
+    "bias_b1": "b1",
+    "bias_b2": "b2",
+}
+INPUT_NAME = {field: name for name, field in NAMED_INPUTS.items()}  # "w1" -> "init_w1"
+
+# Two input blocks side by side, a label column then a value column each, under a heading.
+INPUT_HEADER_ROW = 2
+_INPUT_BLOCKS = (
+    ("Inputs", 0, ("i1", "i2", "t1", "t2", "b1", "b2")),  # labels in column A, values in column B
+    ("Initial weights", 3, WEIGHTS),  # labels in column D, values in column E
+)
+INPUT_HEADINGS = {title: (INPUT_HEADER_ROW, col) for title, col, _ in _INPUT_BLOCKS}
+INPUT_CELLS: dict[str, tuple[int, int]] = {
+    INPUT_NAME[field]: (INPUT_HEADER_ROW + 1 + k, label_col + 1)
+    for _, label_col, fields in _INPUT_BLOCKS
+    for k, field in enumerate(fields)
+}
+ETA_CELL = (INPUT_HEADER_ROW + 2 + len(_INPUT_BLOCKS[0][2]), 1)  # below i1…b2, one row apart
+assert max(r for r, _ in [*INPUT_CELLS.values(), ETA_CELL]) < GROUP_ROW - 1
+
+# --- The rest of the Backprop sheet's top area. -------------------------------------------------------------
+
+DIAGRAM_TOP = 2  # the network diagram: rows DIAGRAM_TOP…, columns DIAGRAM_LEFT…
+DIAGRAM_LEFT = 6
+DERIVATION_TOP = 1  # one line of the derivation per row, in two blocks side by side
+DERIVATION_COLS = (17, 26)  # forward pass and output layer; hidden layer
+BACKPROP_CHART_CELL = (1, 34)  # top-left cell of the E_total chart
+TOP_CHART_HEIGHT = 20 * (GROUP_ROW - 2)  # pixels: a chart from row 1 ends above the group row
+
+# --- A learning-rate sheet's top area. ----------------------------------------------------------------------
+
+LR_ETA_CELL = (2, 1)  # the sheet's own η, a constant its update formulas read
+LR_SUMMARY_TOP = 4  # E_total at the start, at the end, and its smallest: labels in column A …
+LR_SUMMARY_COL = 3  # … values in column D
+LR_CHART_CELL = (1, 6)
+
+# --- LR sweep. ----------------------------------------------------------------------------------------------
+
+SWEEP_HEADER_ROW = 0  # "iteration", "η = 0.1", "η = 0.2", …
+SWEEP_FIRST_DATA_ROW = 1  # iteration 0
+SWEEP_ITERATION_COL = 0
+
+
+def sweep_header(lr: float) -> str:
+    return f"η = {lr:g}"
+
+
+def sweep_column(config: Config, lr: float) -> int:
+    """The LR sweep column holding E_total of one learning rate."""
+    return SWEEP_ITERATION_COL + 1 + config.training.learning_rates.index(lr)
+
+
+def sweep_chart_cells(config: Config) -> tuple[tuple[int, int], tuple[int, int]]:
+    """Top-left cells of the linear chart and, beside it, the log-scale chart."""
+    left = sweep_column(config, config.training.learning_rates[-1]) + 2
+    return (SWEEP_HEADER_ROW + 1, left), (SWEEP_HEADER_ROW + 1, left + 9)
+
+
+# --- Check. -------------------------------------------------------------------------------------------------
+
+CHECK_STATUS = "check_status"  # the PASS / FAIL / INPUTS EDITED cell
+CHECK_MAX_REL_DIFF = "check_max_rel_diff"
+CHECK_TOLERANCE = "check_tolerance"
+CHECK_EDITED = "check_inputs_edited"  # how many inputs differ from the generated ones
+CHECK_CELLS: dict[str, tuple[int, int]] = {
+    CHECK_STATUS: (1, 1),
+    CHECK_MAX_REL_DIFF: (2, 1),
+    CHECK_TOLERANCE: (3, 1),
+    CHECK_EDITED: (4, 1),
+}
+CHECK_NOTE_ROW = 5  # how to read the sheet
+CHECK_GROUP_ROW = 6  # a sheet name over its three columns, with that block's largest relative difference
+CHECK_HEADER_ROW = 7
+CHECK_FIRST_DATA_ROW = 8
+
+# Left: what the numbers were generated from, then the final parameters of every table.
+CHECK_INPUT_COLS = (0, 1, 2, 3)  # name, generated value, value in the workbook now, edited (0/1)
+CHECK_FINAL_COLS = (0, 1, 2, 3, 4)  # sheet, parameter, numpy, workbook, relative difference
+# Right: E_total per iteration, an iteration column then (numpy, workbook, rel. diff) per table sheet.
+CHECK_ITERATION_COL = 6
+
+
+def check_inputs(config: Config) -> list[tuple[str, str, float]]:
+    """(label, formula text of the live cell, generated value) of every input the reference depends on.
+
+    The named inputs, the Backprop sheet's `eta`, and each learning-rate sheet's own η cell.
+    """
+    network = config.network
+    rows = [(name, name, float(getattr(network, field))) for name, field in NAMED_INPUTS.items()]
+    rows.append((ETA, ETA, backprop_lr(config)))
+    for lr in config.training.learning_rates:
+        sheet = lr_sheet_name(lr)
+        rows.append((f"η on {sheet}", ref(sheet, *LR_ETA_CELL), lr))
+    return rows
+
+
+def check_input_row(k: int) -> int:
+    """Row of the k-th entry of check_inputs(config)."""
+    return CHECK_FIRST_DATA_ROW + k
+
+
+def check_final_params(config: Config) -> list[str]:
+    trained = WEIGHTS + BIASES if config.training.train_biases else WEIGHTS
+    return list(trained)
+
+
+def check_final_header_row(config: Config) -> int:
+    return check_input_row(len(check_inputs(config))) + 1
+
+
+def check_final_row(config: Config, table: int, param: int) -> int:
+    """Row of the final value of parameter `param` (index into check_final_params) of table sheet `table`."""
+    return check_final_header_row(config) + 1 + table * len(check_final_params(config)) + param
+
+
+def check_etotal_cols(config: Config, table: int) -> tuple[int, int, int]:
+    """(numpy, workbook, rel. diff) columns of E_total for table sheet `table` (index into table_sheets)."""
+    first = CHECK_ITERATION_COL + 1 + 3 * table
+    return first, first + 1, first + 2

@@ -1,0 +1,166 @@
+"""The table sheets: Backprop (the documents' sheet) and one sheet per learning rate."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from . import diagram, layout, table
+from .cells import Cells
+from .config import Config
+from .formats import Formats
+from .notation import EDGES, derivation
+
+_INPUT_NOTES = {
+    "i1": "the first input",
+    "i2": "the second input",
+    "t1": "the target for output o1",
+    "t2": "the target for output o2",
+    "b1": "the bias into h1 and h2",
+    "b2": "the bias into o1 and o2",
+}
+_ANY_NUMBER = {"validate": "decimal", "criteria": "between", "minimum": -1e300, "maximum": 1e300}
+
+
+def eta_validation(cell_name: str) -> dict:
+    return {
+        "validate": "decimal",
+        "criteria": ">",
+        "value": 0,
+        "input_title": "Learning rate η",
+        "input_message": f"{cell_name}: any number > 0 (the documents try 0.1 to 1000)",
+        "error_title": "η must be a number > 0",
+        "error_message": "The learning rate must be a number greater than 0.",
+    }
+
+
+def etotal_chart(book: Workbook, config: Config, sheet: str, title: str):
+    """A native line chart of a table sheet's E_total against the iteration."""
+    first, last = layout.data_row(0), layout.last_data_row(config)
+    col = layout.column(config, "E_total")
+    chart = book.add_chart({"type": "line"})
+    chart.add_series(
+        {
+            "name": [sheet, layout.HEADER_ROW, col],
+            "categories": [sheet, first, layout.ITERATION_COL, last, layout.ITERATION_COL],
+            "values": [sheet, first, col, last, col],
+            "line": {"width": 2},
+        }
+    )
+    chart.set_title({"name": title, "name_font": {"size": 12}})
+    chart.set_x_axis(category_axis(config))
+    chart.set_y_axis({"name": "E_total", "major_gridlines": {"visible": True}})
+    chart.set_legend({"none": True})
+    chart.set_size({"width": 700, "height": layout.TOP_CHART_HEIGHT})
+    return chart
+
+
+def category_axis(config: Config) -> dict:
+    """The iteration axis: about ten labels however many iterations."""
+    step = max(1, config.training.iterations // 10)
+    return {"name": "iteration", "interval_unit": step, "interval_tick": step}
+
+
+def write_backprop(
+    book: Workbook,
+    sheet: Worksheet,
+    config: Config,
+    run: Mapping[str, np.ndarray],
+    formats: Formats,
+) -> None:
+    """Inputs, the network diagram, the derivation and the E_total chart above the live table."""
+    cells = Cells()
+    cells.text(
+        layout.TITLE_ROW,
+        0,
+        "Backpropagation, step by step: a 2-2-2 sigmoid network and one example",
+        formats.title,
+    )
+    cells.text(
+        layout.TITLE_ROW + 1,
+        0,
+        "Blue cells are inputs (named cells). Edit one and every table, chart and the Check sheet follow.",
+        formats.note,
+    )
+    for title, (row, col) in layout.INPUT_HEADINGS.items():
+        cells.text(row, col, title, formats.heading)
+        cells.blank(row, col + 1, formats.heading)
+    network = config.network
+    for name, field in layout.NAMED_INPUTS.items():
+        row, col = layout.INPUT_CELLS[name]
+        cells.text(row, col - 1, field, formats.label)
+        cells.number(row, col, getattr(network, field), formats.input)
+        what = _INPUT_NOTES.get(field) or "the initial value of the weight {} → {}".format(*EDGES[field])
+        cells.comment(row, col, f"{name}: {what}.")
+        sheet.data_validation(
+            row, col, row, col, {**_ANY_NUMBER, "input_title": name, "input_message": what[:255]}
+        )
+    row, col = layout.ETA_CELL
+    cells.text(row, col - 1, "η", formats.label)
+    cells.number(row, col, layout.backprop_lr(config), formats.input)
+    cells.comment(row, col, "eta: the learning rate of this sheet's table (the η sheets have their own).")
+    sheet.data_validation(row, col, row, col, eta_validation(layout.ETA))
+
+    diagram.add(cells, config, run, formats)
+    for block, col in zip(derivation(config), layout.DERIVATION_COLS, strict=True):
+        assert layout.DERIVATION_TOP + len(block) < layout.GROUP_ROW, "the derivation runs into the table"
+        for k, (line, heading) in enumerate(block):
+            cells.text(layout.DERIVATION_TOP + k, col, line, formats.heading if heading else formats.equation)
+    cells.write(sheet)
+
+    sheet.insert_chart(
+        *layout.BACKPROP_CHART_CELL,
+        etotal_chart(book, config, layout.BACKPROP, "E_total on this sheet (η in the named cell eta)"),
+    )
+    table.write_table(sheet, config, run, layout.ETA, formats)
+    sheet.activate()
+
+
+def write_lr_sheet(
+    book: Workbook,
+    sheet: Worksheet,
+    config: Config,
+    lr: float,
+    run: Mapping[str, np.ndarray],
+    formats: Formats,
+) -> None:
+    """One learning rate: its own η cell, a summary, the E_total chart, and the same live table."""
+    name = layout.lr_sheet_name(lr)
+    eta_row, eta_col = layout.LR_ETA_CELL
+    etotal_col = layout.column(config, "E_total")
+    first, last = layout.data_row(0), layout.last_data_row(config)
+    cells = Cells()
+    cells.text(layout.TITLE_ROW, 0, f"Learning rate η = {lr:g}", formats.title)
+    cells.text(
+        layout.TITLE_ROW + 1,
+        0,
+        "The Backprop table trained with this sheet's own η; iteration 0 reads the named inputs.",
+        formats.note,
+    )
+    cells.text(eta_row, eta_col - 1, "η", formats.label)
+    cells.number(eta_row, eta_col, lr, formats.input)
+    cells.comment(eta_row, eta_col, f"This sheet's learning rate, used by every update below ({name}).")
+    sheet.data_validation(eta_row, eta_col, eta_row, eta_col, eta_validation(f"η of {name}"))
+    summary = (
+        ("E_total at iteration 0", layout.a1(first, etotal_col), run["E_total"][0]),
+        (
+            f"E_total at iteration {config.training.iterations}",
+            layout.a1(last, etotal_col),
+            run["E_total"][-1],
+        ),
+        (
+            "smallest E_total",
+            f"MIN({layout.a1(first, etotal_col)}:{layout.a1(last, etotal_col)})",
+            np.min(run["E_total"]),
+        ),
+    )
+    for row, (label, formula, value) in enumerate(summary, start=layout.LR_SUMMARY_TOP):
+        cells.text(row, 0, label)
+        cells.formula(row, layout.LR_SUMMARY_COL, "=" + formula, formats.e_total, float(value))
+    cells.write(sheet)
+
+    sheet.insert_chart(*layout.LR_CHART_CELL, etotal_chart(book, config, name, f"E_total, η = {lr:g}"))
+    table.write_table(sheet, config, run, layout.a1(eta_row, eta_col, absolute=True), formats)

@@ -1,0 +1,80 @@
+"""The LR sweep sheet: E_total of every learning rate side by side, by live reference, and two charts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from . import layout
+from .config import Config
+from .fastsheet import write_cells
+from .formats import Formats
+from .sheets import category_axis
+
+
+def write_sweep(
+    book: Workbook,
+    sheet: Worksheet,
+    config: Config,
+    runs: Mapping[float, Mapping[str, np.ndarray]],
+    formats: Formats,
+) -> None:
+    rates = config.training.learning_rates
+    n = config.training.iterations
+    etotal_col = layout.column(config, "E_total")
+    cols = [layout.sweep_column(config, lr) for lr in rates]
+    prefixes = [layout.sheet_prefix(layout.lr_sheet_name(lr)) for lr in rates]
+    values = [runs[lr]["E_total"].tolist() for lr in rates]
+
+    header = layout.SWEEP_HEADER_ROW
+    sheet.set_column(layout.SWEEP_ITERATION_COL, layout.SWEEP_ITERATION_COL, 9)
+    sheet.set_column(cols[0], cols[-1], 13)
+    sheet.write_string(header, layout.SWEEP_ITERATION_COL, "iteration", formats.header)
+    for lr, col in zip(rates, cols, strict=True):
+        sheet.write_string(header, col, layout.sweep_header(lr), formats.header_highlight)
+        sheet.write_comment(
+            header, col, f"E_total of sheet {layout.lr_sheet_name(lr)}, by live reference.", {"x_scale": 1.5}
+        )
+    for k in range(n + 1):
+        row = layout.SWEEP_FIRST_DATA_ROW + k
+        source = layout.a1(layout.data_row(k), etotal_col)
+        write_cells(sheet, row, layout.SWEEP_ITERATION_COL, [(None, formats.iteration, k)])
+        cells = [
+            (f"={prefix}{source}", formats.value, v[k]) for prefix, v in zip(prefixes, values, strict=True)
+        ]
+        write_cells(sheet, row, cols[0], cells)
+    sheet.freeze_panes(layout.SWEEP_FIRST_DATA_ROW, layout.SWEEP_ITERATION_COL + 1)
+
+    linear, log = layout.sweep_chart_cells(config)
+    sheet.insert_chart(*linear, sweep_chart(book, config, "E_total by learning rate"))
+    sheet.insert_chart(*log, sweep_chart(book, config, "E_total by learning rate (log scale)", log=True))
+
+
+def sweep_chart(book: Workbook, config: Config, title: str, log: bool = False):
+    """A line chart with one series per learning rate, each named by its header cell."""
+    first = layout.SWEEP_FIRST_DATA_ROW
+    last = first + config.training.iterations
+    it = layout.SWEEP_ITERATION_COL
+    chart = book.add_chart({"type": "line"})
+    for lr in config.training.learning_rates:
+        col = layout.sweep_column(config, lr)
+        chart.add_series(
+            {
+                "name": [layout.SWEEP, layout.SWEEP_HEADER_ROW, col],
+                "categories": [layout.SWEEP, first, it, last, it],
+                "values": [layout.SWEEP, first, col, last, col],
+                "line": {"width": 1.75},
+            }
+        )
+    chart.set_title({"name": title, "name_font": {"size": 12}})
+    chart.set_x_axis(category_axis(config))
+    y_axis = {"name": "E_total", "major_gridlines": {"visible": True}}
+    if log:
+        y_axis.update(log_base=10, num_format="0.0E+00")
+    chart.set_y_axis(y_axis)
+    chart.set_legend({"position": "right"})
+    chart.set_size({"width": 620, "height": 420})
+    return chart

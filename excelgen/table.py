@@ -1,0 +1,159 @@
+"""The iteration table: one row per iteration, every cell a live formula with its numpy value cached.
+
+Each formula mirrors reference.evaluate operation for operation (the same sums and left-to-right products),
+so a spreadsheet that recalculates lands on numpy's numbers to the last bit or two.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+from xlsxwriter.worksheet import Worksheet
+
+from . import layout
+from .config import BIASES, WEIGHTS, Config
+from .fastsheet import write_cells
+from .formats import Formats
+from .notation import column_note
+
+GROUPS = (  # (first column of a group, its label)
+    ("t1", "targets and inputs"),
+    ("w1", "weights into the hidden layer"),
+    ("h1", "hidden layer"),
+    ("w5", "weights into the output layer"),
+    ("o1", "output layer"),
+    ("E1", "error"),
+    ("dE/dw1", "gradients ∂E_total/∂·"),
+)
+
+
+def sigmoid(x: str) -> str:
+    """σ(x) without overflow: no EXP argument is ever positive (reference.sigmoid, same operations)."""
+    return f"EXP(MIN({x},0))/(1+EXP(-ABS({x})))"
+
+
+def templates(config: Config, eta: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Formula templates of iteration 0 and of every later row, per column.
+
+    `%(R)s` stands for this row's number, `%(P)s` for the row above; `eta` is the text of the η cell.
+    """
+    bias = config.has_biases
+    col = {name: layout.col_name(layout.column(config, name)) for name in layout.columns(config)}
+
+    def cur(name: str) -> str:
+        return f"{col[name]}%(R)s"
+
+    def prev(name: str) -> str:
+        return f"{col[name]}%(P)s"
+
+    # Without bias columns the (untrained) biases still come from their named cells, so editing one counts.
+    b1 = cur("b1") if bias else layout.INPUT_NAME["b1"]
+    b2 = cur("b2") if bias else layout.INPUT_NAME["b2"]
+    d_o1 = f"({cur('a_o1')}-{cur('t1')})*{cur('a_o1')}*(1-{cur('a_o1')})"
+    d_o2 = f"({cur('a_o2')}-{cur('t2')})*{cur('a_o2')}*(1-{cur('a_o2')})"
+    d_h1 = f"({d_o1}*{cur('w5')}+{d_o2}*{cur('w7')})*{cur('a_h1')}*(1-{cur('a_h1')})"
+    d_h2 = f"({d_o1}*{cur('w6')}+{d_o2}*{cur('w8')})*{cur('a_h2')}*(1-{cur('a_h2')})"
+    computed = {
+        "h1": f"{cur('w1')}*{cur('i1')}+{cur('w2')}*{cur('i2')}+{b1}",
+        "a_h1": sigmoid(cur("h1")),
+        "h2": f"{cur('w3')}*{cur('i1')}+{cur('w4')}*{cur('i2')}+{b1}",
+        "a_h2": sigmoid(cur("h2")),
+        "o1": f"{cur('w5')}*{cur('a_h1')}+{cur('w6')}*{cur('a_h2')}+{b2}",
+        "a_o1": sigmoid(cur("o1")),
+        "o2": f"{cur('w7')}*{cur('a_h1')}+{cur('w8')}*{cur('a_h2')}+{b2}",
+        "a_o2": sigmoid(cur("o2")),
+        "E1": f"0.5*({cur('t1')}-{cur('a_o1')})^2",
+        "E2": f"0.5*({cur('t2')}-{cur('a_o2')})^2",
+        "E_total": f"{cur('E1')}+{cur('E2')}",
+        "dE/dw1": f"{d_h1}*{cur('i1')}",
+        "dE/dw2": f"{d_h1}*{cur('i2')}",
+        "dE/dw3": f"{d_h2}*{cur('i1')}",
+        "dE/dw4": f"{d_h2}*{cur('i2')}",
+        "dE/dw5": f"{d_o1}*{cur('a_h1')}",
+        "dE/dw6": f"{d_o1}*{cur('a_h2')}",
+        "dE/dw7": f"{d_o2}*{cur('a_h1')}",
+        "dE/dw8": f"{d_o2}*{cur('a_h2')}",
+        "dE/db1": f"{d_h1}+{d_h2}",
+        "dE/db2": f"{d_o1}+{d_o2}",
+    }
+    trained = WEIGHTS + BIASES if config.training.train_biases else WEIGHTS
+    first: dict[str, str] = {}
+    later: dict[str, str] = {}
+    for name in layout.columns(config):
+        if name in computed:
+            first[name] = later[name] = "=" + computed[name]
+        else:  # an input or a parameter: iteration 0 reads its named cell
+            first[name] = "=" + layout.INPUT_NAME[name]
+            if name in trained:
+                later[name] = f"={prev(name)}-{eta}*{prev('dE/d' + name)}"
+            else:
+                later[name] = f"={prev(name)}"
+    return first, later
+
+
+def column_format(name: str, formats: Formats):
+    if name == "E_total":
+        return formats.e_total
+    if name.startswith("dE/d"):
+        return formats.gradient
+    return formats.value
+
+
+def write_header(sheet: Worksheet, config: Config, formats: Formats) -> None:
+    """The group labels, then the column names, each with a note; the iteration column first."""
+    names = layout.columns(config)
+    starts = {layout.column(config, first): label for first, label in GROUPS}
+    for col in range(layout.FIRST_TABLE_COL, layout.column(config, names[-1]) + 1):
+        if col in starts:
+            sheet.write_string(layout.GROUP_ROW, col, starts[col], formats.group)
+        else:
+            sheet.write_blank(layout.GROUP_ROW, col, None, formats.group)
+    row = layout.HEADER_ROW
+    sheet.write_string(row, layout.ITERATION_COL, "iteration", formats.header)
+    sheet.write_comment(row, layout.ITERATION_COL, "Iteration k: row k holds the weights after k updates.")
+    trained = config.training.train_biases
+    for name in names:
+        col = layout.column(config, name)
+        header = formats.header_highlight if name == "E_total" else formats.header
+        sheet.write_string(row, col, name, header)
+        sheet.write_comment(row, col, column_note(name, trained), {"x_scale": 2.2, "y_scale": 1.3})
+
+
+def write_rows(
+    sheet: Worksheet,
+    config: Config,
+    run: Mapping[str, np.ndarray],
+    eta: str,
+    formats: Formats,
+) -> None:
+    """Iteration 0…N in reading order (the sheet is written in constant-memory mode)."""
+    first, later = templates(config, eta)
+    names = layout.columns(config)
+    first_col = layout.column(config, names[0])  # the columns follow one another from there
+    fmts = [column_format(n, formats) for n in names]
+    values = [run[n].tolist() for n in names]  # Python floats: their repr is the exact cached result
+    row_templates = [first[n] for n in names], [later[n] for n in names]
+    for k in range(config.training.iterations + 1):
+        row = layout.data_row(k)
+        numbers = {"R": row + 1, "P": row}
+        write_cells(sheet, row, layout.ITERATION_COL, [(None, formats.iteration, k)])
+        cells = zip(row_templates[k > 0], fmts, values, strict=True)
+        write_cells(sheet, row, first_col, [(t % numbers, fmt, v[k]) for t, fmt, v in cells])
+
+
+def write_table(
+    sheet: Worksheet,
+    config: Config,
+    run: Mapping[str, np.ndarray],
+    eta: str,
+    formats: Formats,
+) -> None:
+    """The whole table on a sheet whose rows above GROUP_ROW are written; freezes the header."""
+    sheet.set_column(layout.ITERATION_COL, layout.ITERATION_COL, 9)
+    for name in layout.columns(config):
+        col = layout.column(config, name)
+        sheet.set_column(col, col, 13 if name.startswith("dE/d") or name == "E_total" else 12)
+    write_header(sheet, config, formats)
+    write_rows(sheet, config, run, eta, formats)
+    sheet.freeze_panes(layout.FIRST_DATA_ROW, layout.FIRST_TABLE_COL)

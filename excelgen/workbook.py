@@ -1,0 +1,72 @@
+"""Write the workbook: Backprop, one sheet per learning rate, LR sweep, Check.
+
+Every formula cell carries numpy's value (reference.run_all) as its cached result, so a viewer that does
+not recalculate still shows the right numbers; Excel recalculates on load anyway.
+
+The sheets are written in xlsxwriter's constant-memory mode, row by row, so 10,000 iterations × 7 rates
+stay well under a gigabyte.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.workbook import Workbook
+from xlsxwriter.worksheet import Worksheet
+
+from . import formats as fmt
+from . import layout
+from .check import write_check
+from .config import Config
+from .fastsheet import FormulaWorksheet
+from .reference import run_all
+from .sheets import write_backprop, write_lr_sheet
+from .sweep import write_sweep
+
+# Table rows in all (about 3 KB of XML each, 0.5 KB compressed) past which a part or the archive may pass
+# the 2 GB that plain zip allows; ZIP64 only then, as some Excel versions warn about it where not needed.
+_ZIP64_TABLE_ROWS = 500_000
+
+
+def write_workbook(config: Config, path: Path) -> None:
+    """Write the .xlsx for `config` at `path` (the caller makes that atomic)."""
+    runs = run_all(config)
+    backprop_run = runs[layout.backprop_lr(config)]
+    book = Workbook(str(path), {"constant_memory": True})
+    if (config.training.iterations + 1) * len(layout.table_sheets(config)) > _ZIP64_TABLE_ROWS:
+        book.use_zip64()
+    book.set_properties(
+        {
+            "title": "Backpropagation, step by step",
+            "subject": "A 2-2-2 sigmoid network trained by gradient descent at several learning rates",
+            "comments": "Written by excelgen; every table cell is a live formula.",
+        }
+    )
+    formats = fmt.create(book)
+
+    def sheet(name: str) -> Worksheet:
+        return book.add_worksheet(name, worksheet_class=FormulaWorksheet)
+
+    backprop = sheet(layout.BACKPROP)
+    lr_sheets = [sheet(layout.lr_sheet_name(lr)) for lr in config.training.learning_rates]
+    sweep = sheet(layout.SWEEP)
+    check = sheet(layout.CHECK)
+
+    write_backprop(book, backprop, config, backprop_run, formats)
+    for lr, ws in zip(config.training.learning_rates, lr_sheets, strict=True):
+        write_lr_sheet(book, ws, config, lr, runs[lr], formats)
+    write_sweep(book, sweep, config, runs, formats)
+    write_check(check, config, runs, formats)
+
+    for name, (row, col) in layout.INPUT_CELLS.items():
+        book.define_name(name, "=" + layout.ref(layout.BACKPROP, row, col))
+    book.define_name(layout.ETA, "=" + layout.ref(layout.BACKPROP, *layout.ETA_CELL))
+    for name, (row, col) in layout.CHECK_CELLS.items():
+        book.define_name(name, "=" + layout.ref(layout.CHECK, row, col))
+
+    try:
+        book.close()
+    except FileCreateError as exc:  # the OSError underneath, for the caller's one-line message
+        cause = exc.args[0] if exc.args else exc
+        raise cause if isinstance(cause, OSError) else OSError(str(exc)) from exc

@@ -1,0 +1,419 @@
+"""The generated workbook as a file: cached values, formulas, names, charts, sheets, layout.
+
+No spreadsheet engine runs here (tests/test_recalc.py does that); these read the .xlsx as it was written:
+openpyxl for cells and names, the zip's XML for charts. Small configs keep the module quick.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import zipfile
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
+from xml.etree import ElementTree
+
+import pytest
+from openpyxl import load_workbook
+from spreadsheet import named_cell
+
+from excelgen import layout, workbook
+from excelgen.config import Config, Network, Training
+from excelgen.reference import TOLERANCE, run_all
+from excelgen.workbook import write_workbook
+
+SMALL = Config(training=Training(learning_rates=(0.1, 0.5, 2.0), iterations=12))
+BIASES = Config(
+    network=Network(b1=0.35, b2=-0.6, t1=0.01, t2=0.99),
+    training=Training(learning_rates=(0.5, 1.0), iterations=8, train_biases=True),
+)
+FIXED_BIAS = Config(network=Network(b2=0.25), training=Training(learning_rates=(1.0,), iterations=4))
+EXTREME = Config(training=Training(learning_rates=(1000.0, 10000.0), iterations=60))
+CONFIGS = {"small": SMALL, "biases": BIASES, "fixed-bias": FIXED_BIAS, "extreme": EXTREME}
+
+# Functions Excel, LibreOffice and Google Sheets evaluate alike; nothing volatile, nothing array-only.
+ALLOWED_FUNCTIONS = {"EXP", "IF", "ABS", "MAX", "MIN", "SUM", "AND", "OR", "COUNTIF"}
+FUNCTION = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
+STRING = re.compile(r'"(?:[^"]|"")*"')
+CHART_NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
+REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+DOC_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+
+
+@pytest.fixture(scope="module")
+def books(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("books")
+    paths = {}
+    for name, config in CONFIGS.items():
+        paths[name] = folder / f"{name}.xlsx"
+        write_workbook(config, paths[name])
+    return paths
+
+
+def cached(path: Path):
+    return load_workbook(path, data_only=True)
+
+
+def formulas(path: Path):
+    return load_workbook(path)
+
+
+# --- Cached values: what a viewer that does not recalculate shows. ------------------------------------------
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_cached_table_values_are_numpy(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    runs = run_all(config)
+    book = cached(books[name])
+    for sheet, lr in layout.table_sheets(config):
+        ws = book[sheet]
+        for column in layout.columns(config):
+            col = layout.column(config, column)
+            got = [
+                ws.cell(layout.data_row(k) + 1, col + 1).value for k in range(config.training.iterations + 1)
+            ]
+            # The cached result is written as the float's exact repr: equal, not merely close.
+            assert got == runs[lr][column].tolist(), (sheet, column)
+        iterations = [ws.cell(layout.data_row(k) + 1, layout.ITERATION_COL + 1).value for k in range(3)]
+        assert iterations == [0, 1, 2]
+        assert ws.cell(layout.HEADER_ROW + 1, layout.column(config, "E_total") + 1).value == "E_total"
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_cached_sweep_and_check_are_numpy(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    runs = run_all(config)
+    book = cached(books[name])
+    sweep = book[layout.SWEEP]
+    n = config.training.iterations
+    assert [sweep.cell(layout.SWEEP_FIRST_DATA_ROW + k + 1, 1).value for k in range(n + 1)] == list(
+        range(n + 1)
+    )
+    for lr in config.training.learning_rates:
+        col = layout.sweep_column(config, lr) + 1
+        assert sweep.cell(layout.SWEEP_HEADER_ROW + 1, col).value == layout.sweep_header(lr)
+        got = [sweep.cell(layout.SWEEP_FIRST_DATA_ROW + k + 1, col).value for k in range(n + 1)]
+        assert got == runs[lr]["E_total"].tolist()
+
+    check = book[layout.CHECK]
+    for t, (sheet, lr) in enumerate(layout.table_sheets(config)):
+        numpy_col, wb_col, diff_col = layout.check_etotal_cols(config, t)
+        for k in range(n + 1):
+            row = layout.CHECK_FIRST_DATA_ROW + k + 1
+            assert check.cell(row, numpy_col + 1).value == runs[lr]["E_total"][k]
+            assert check.cell(row, wb_col + 1).value == runs[lr]["E_total"][k]
+            assert check.cell(row, diff_col + 1).value == 0
+        for p, param in enumerate(layout.check_final_params(config)):
+            row = layout.check_final_row(config, t, p) + 1
+            assert check.cell(row, layout.CHECK_FINAL_COLS[0] + 1).value == sheet
+            assert check.cell(row, layout.CHECK_FINAL_COLS[1] + 1).value == param
+            assert check.cell(row, layout.CHECK_FINAL_COLS[2] + 1).value == runs[lr][param][-1]
+    assert named_cell(book, layout.CHECK_STATUS).value == "PASS"
+    assert named_cell(book, layout.CHECK_EDITED).value == 0
+    assert named_cell(book, layout.CHECK_TOLERANCE).value == TOLERANCE
+
+
+def test_extreme_rates_settle_near_a_quarter_without_overflow(books: dict[str, Path]) -> None:
+    # A naive 1/(1+EXP(-x)) overflows at once here; the documents report E_total stuck near 0.25.
+    book = cached(books["extreme"])
+    col = layout.column(EXTREME, "E_total") + 1
+    for lr in EXTREME.training.learning_rates:
+        ws = book[layout.lr_sheet_name(lr)]
+        tail = [
+            ws.cell(layout.data_row(k) + 1, col).value for k in range(20, EXTREME.training.iterations + 1)
+        ]
+        assert all(abs(e - 0.25) < 1e-3 for e in tail), (lr, min(tail), max(tail))
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_no_cached_value_is_nan_inf_or_an_error(name: str, books: dict[str, Path]) -> None:
+    for ws in cached(books[name]).worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                value = cell.value
+                assert cell.data_type != "e", (ws.title, cell.coordinate, value)
+                if isinstance(value, float):
+                    assert math.isfinite(value), (ws.title, cell.coordinate, value)
+
+
+def test_inputs_are_stored_exactly(tmp_path: Path) -> None:
+    # 0.1 + 0.2 needs 17 digits; xlsxwriter's write_number keeps 16, which would read back as 0.3.
+    w1 = 0.1 + 0.2
+    config = replace(
+        SMALL, network=replace(SMALL.network, w1=w1), training=replace(SMALL.training, iterations=2)
+    )
+    path = tmp_path / "exact.xlsx"
+    write_workbook(config, path)
+    book = cached(path)
+    assert named_cell(book, "init_w1").value == w1
+    assert book[layout.BACKPROP].cell(layout.data_row(0) + 1, layout.column(config, "w1") + 1).value == w1
+
+
+# --- Formulas: portable, and the tables live. ---------------------------------------------------------------
+
+
+def all_formulas(path: Path):
+    for ws in formulas(path).worksheets:
+        for row in ws.iter_rows():
+            for cell in row:
+                if isinstance(cell.value, str) and cell.value.startswith("="):
+                    yield ws.title, cell.coordinate, cell.value
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_formulas_use_only_portable_functions(name: str, books: dict[str, Path]) -> None:
+    used = set()
+    for sheet, where, formula in all_formulas(books[name]):
+        code = STRING.sub('""', formula)
+        used |= {f.upper() for f in FUNCTION.findall(code)}
+        assert "[" not in code, f"{sheet}!{where} refers to another workbook: {formula}"
+    assert used <= ALLOWED_FUNCTIONS, used - ALLOWED_FUNCTIONS
+    assert {"EXP", "MIN", "ABS", "MAX", "IF", "SUM"} <= used
+
+    with zipfile.ZipFile(books[name]) as z:
+        names = z.namelist()
+        assert not [n for n in names if "vba" in n.lower() or "externalLink" in n]
+        for part in names:
+            if part.startswith("xl/worksheets/sheet"):
+                assert b't="array"' not in z.read(part), part
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_every_table_cell_is_a_formula(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    book = formulas(books[name])
+    for sheet, _ in layout.table_sheets(config):
+        ws = book[sheet]
+        for k in (0, 1, config.training.iterations):
+            for column in layout.columns(config):
+                value = ws.cell(layout.data_row(k) + 1, layout.column(config, column) + 1).value
+                assert isinstance(value, str) and value.startswith("="), (sheet, k, column, value)
+
+
+def test_iteration_zero_reads_the_named_inputs_and_updates_read_the_sheets_eta(
+    books: dict[str, Path],
+) -> None:
+    config = BIASES
+    book = formulas(books["biases"])
+    for sheet, _ in layout.table_sheets(config):
+        ws = book[sheet]
+
+        def formula(column: str, k: int, ws=ws) -> str:
+            return ws.cell(layout.data_row(k) + 1, layout.column(config, column) + 1).value
+
+        for name, field in layout.NAMED_INPUTS.items():
+            assert formula(field, 0) == f"={name}", (sheet, field)
+        eta = layout.ETA if sheet == layout.BACKPROP else layout.a1(*layout.LR_ETA_CELL, absolute=True)
+        w1, g1 = (
+            layout.col_name(layout.column(config, "w1")),
+            layout.col_name(layout.column(config, "dE/dw1")),
+        )
+        row = layout.data_row(0) + 1
+        assert formula("w1", 1) == f"={w1}{row}-{eta}*{g1}{row}"
+        assert "EXP(MIN(" in formula("a_o2", 3) and "EXP(-ABS(" in formula("a_o2", 3)
+
+
+def test_untrained_biases_without_columns_still_read_their_named_cells(books: dict[str, Path]) -> None:
+    # Editing bias_b1 must change the tables even where the config left the biases at 0.
+    ws = formulas(books["small"])[layout.BACKPROP]
+    h1 = ws.cell(layout.data_row(2) + 1, layout.column(SMALL, "h1") + 1).value
+    o2 = ws.cell(layout.data_row(2) + 1, layout.column(SMALL, "o2") + 1).value
+    assert h1.endswith("+bias_b1") and o2.endswith("+bias_b2")
+
+
+# --- Names, sheets, layout. ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["small", "biases"])
+def test_named_cells(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    book = cached(books[name])
+    for cell_name, field in layout.NAMED_INPUTS.items():
+        defined = book.defined_names[cell_name]
+        (sheet, ref), *rest = list(defined.destinations)
+        assert not rest and sheet == layout.BACKPROP
+        assert ref.replace("$", "") == layout.a1(*layout.INPUT_CELLS[cell_name])
+        assert named_cell(book, cell_name).value == getattr(config.network, field)
+    assert named_cell(book, layout.ETA).value == layout.backprop_lr(config)
+    for check_name in layout.CHECK_CELLS:
+        (sheet, _), *_ = list(book.defined_names[check_name].destinations)
+        assert sheet == layout.CHECK
+
+
+def test_eta_cells_are_validated_positive(books: dict[str, Path]) -> None:
+    ws = formulas(books["small"])[layout.BACKPROP]
+    eta = layout.a1(*layout.ETA_CELL)
+    rules = [dv for dv in ws.data_validations.dataValidation if eta in str(dv.sqref)]
+    assert len(rules) == 1 and rules[0].type == "decimal" and rules[0].operator == "greaterThan"
+    assert float(rules[0].formula1) == 0
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_sheet_names_and_order(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    names = formulas(books[name]).sheetnames
+    rates = [layout.lr_sheet_name(lr) for lr in config.training.learning_rates]
+    assert names == [layout.BACKPROP, *rates, layout.SWEEP, layout.CHECK] == layout.sheet_names(config)
+
+
+def test_lr_sheet_names_are_legal_readable_and_unique() -> None:
+    assert layout.lr_sheet_name(0.5) == "η=0.5"
+    assert layout.lr_sheet_name(1.0) == "η=1"
+    assert layout.lr_sheet_name(10000.0) == "η=10000"
+    rates = [
+        0.1,
+        0.2,
+        1e-5,
+        1.5e300,
+        5e-324,
+        0.1 + 0.2,
+        0.30000000000000004,
+        0.3,
+        0.123456,
+        0.1234567,
+        123456789.0,
+    ]
+    names = [layout.lr_sheet_name(lr) for lr in rates]
+    assert len({n.lower() for n in names}) == len(set(rates))
+    for lr, n in zip(rates, names, strict=True):
+        assert len(n) <= 31 and not set("[]:*?/\\'") & set(n), n
+        assert float(n.removeprefix("η=")) == lr
+
+
+def test_columns_follow_the_documents_and_biases_appear_only_with_biases() -> None:
+    documents = [
+        "t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "a_h1", "h2", "a_h2",
+        "w5", "w6", "w7", "w8", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total",
+        "dE/dw1", "dE/dw2", "dE/dw3", "dE/dw4", "dE/dw5", "dE/dw6", "dE/dw7", "dE/dw8",
+    ]  # fmt: skip
+    assert layout.columns(SMALL) == documents
+    with_biases = layout.columns(BIASES)
+    assert [c for c in with_biases if c not in ("b1", "b2", "dE/db1", "dE/db2")] == documents
+    assert {"b1", "b2", "dE/db1", "dE/db2"} <= set(with_biases)
+    assert layout.columns(FIXED_BIAS) == with_biases  # a non-zero bias shows, trained or not
+    assert [layout.column(SMALL, c) for c in documents] == list(range(1, len(documents) + 1))
+
+
+def test_bias_columns_in_the_file(books: dict[str, Path]) -> None:
+    def header(name: str) -> list[str]:
+        ws = formulas(books[name])[layout.BACKPROP]
+        return [c.value for c in ws[layout.HEADER_ROW + 1] if c.value is not None]
+
+    assert "b1" not in header("small") and "dE/db1" not in header("small")
+    assert header("biases") == ["iteration", *layout.columns(BIASES)]
+
+
+def test_max_iterations_fit_every_sheet() -> None:
+    sheet_rows = 1_048_576
+    assert layout.data_row(layout.MAX_ITERATIONS) == sheet_rows - 1
+    assert layout.CHECK_FIRST_DATA_ROW <= layout.FIRST_DATA_ROW
+    assert layout.SWEEP_FIRST_DATA_ROW <= layout.FIRST_DATA_ROW
+
+
+# --- Charts. ------------------------------------------------------------------------------------------------
+
+
+def charts_by_sheet(path: Path) -> dict[str, list[ElementTree.Element]]:
+    """Sheet name -> the chart XML trees drawn on it, following the zip's relationships."""
+    with zipfile.ZipFile(path) as z:
+
+        def targets(part: str) -> dict[str, tuple[str, str]]:
+            """Relationship id -> (type, resolved part name), for every relationship of a part."""
+            p = PurePosixPath(part)
+            rel_part = f"{p.parent}/_rels/{p.name}.rels"
+            if rel_part not in z.namelist():
+                return {}
+            out = {}
+            for r in ElementTree.fromstring(z.read(rel_part)).iter(f"{REL_NS}Relationship"):
+                pieces: list[str] = []
+                for piece in f"{p.parent}/{r.get('Target')}".split("/"):
+                    if piece == "..":
+                        pieces.pop()
+                    else:
+                        pieces.append(piece)
+                out[r.get("Id")] = (r.get("Type").rsplit("/", 1)[-1], "/".join(pieces))
+            return out
+
+        def related(part: str, kind: str) -> list[str]:
+            return [target for k, target in targets(part).values() if k == kind]
+
+        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+        parts = targets("xl/workbook.xml")
+        result = {}
+        for sheet in book.iter(f"{MAIN_NS}sheet"):
+            _, part = parts[sheet.get(f"{DOC_REL_NS}id")]
+            charts = [c for drawing in related(part, "drawing") for c in related(drawing, "chart")]
+            result[sheet.get("name")] = [ElementTree.fromstring(z.read(c)) for c in charts]
+    return result
+
+
+def series(chart: ElementTree.Element) -> list[dict[str, str]]:
+    """Each series' name and values references, sheet names unquoted (quotes are optional there)."""
+    return [
+        {
+            "name": s.findtext("c:tx/c:strRef/c:f", namespaces=CHART_NS).replace("'", ""),
+            "values": s.findtext("c:val/c:numRef/c:f", namespaces=CHART_NS).replace("'", ""),
+        }
+        for s in chart.iter(f"{{{CHART_NS['c']}}}ser")
+    ]
+
+
+def unquoted(reference: str) -> str:
+    return reference.replace("'", "")
+
+
+def test_sweep_charts_have_one_series_per_rate_named_by_its_header(books: dict[str, Path]) -> None:
+    config = SMALL
+    charts = charts_by_sheet(books["small"])[layout.SWEEP]
+    assert len(charts) == 2  # linear and log scale
+    last = layout.SWEEP_FIRST_DATA_ROW + config.training.iterations
+    for chart in charts:
+        assert chart.find(".//c:lineChart", CHART_NS) is not None
+        expected = []
+        for lr in config.training.learning_rates:
+            col = layout.sweep_column(config, lr)
+            expected.append(
+                {
+                    "name": unquoted(layout.ref(layout.SWEEP, layout.SWEEP_HEADER_ROW, col)),
+                    "values": unquoted(layout.area(layout.SWEEP, layout.SWEEP_FIRST_DATA_ROW, col, last)),
+                }
+            )
+        assert series(chart) == expected
+    log_bases = [c.find(".//c:valAx/c:scaling/c:logBase", CHART_NS) for c in charts]
+    assert [b is not None and float(b.get("val")) == 10 for b in log_bases] == [False, True]
+
+
+def test_every_table_sheet_has_its_etotal_chart(books: dict[str, Path]) -> None:
+    config = SMALL
+    charts = charts_by_sheet(books["small"])
+    col = layout.column(config, "E_total")
+    for sheet, _ in layout.table_sheets(config):
+        (chart,) = charts[sheet]
+        assert chart.find(".//c:lineChart", CHART_NS) is not None
+        values = unquoted(layout.area(sheet, layout.data_row(0), col, layout.last_data_row(config)))
+        name = unquoted(layout.ref(sheet, layout.HEADER_ROW, col))
+        assert series(chart) == [{"name": name, "values": values}]
+
+
+# --- The fast worksheet writes what xlsxwriter itself would. ------------------------------------------------
+
+
+def test_fast_worksheet_matches_plain_xlsxwriter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    fast, plain = tmp_path / "fast.xlsx", tmp_path / "plain.xlsx"
+    write_workbook(BIASES, fast)
+    monkeypatch.setattr(workbook, "FormulaWorksheet", workbook.Worksheet)
+    write_workbook(BIASES, plain)
+    with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
+        assert a.namelist() == b.namelist()
+        for part in a.namelist():
+            if part != "docProps/core.xml":  # holds the creation time
+                assert a.read(part) == b.read(part), part
+
+
+def test_check_rel_diff_formula_mirrors_the_reference() -> None:
+    from excelgen.check import rel_diff
+
+    assert rel_diff("C9", "D9") == "=IF(MAX(ABS(C9),ABS(D9))=0,0,ABS(C9-D9)/MAX(ABS(C9),ABS(D9)))"
+    assert rel_diff("C9", "D9", 1e-20) == "=ABS(C9-D9)/MAX(ABS(C9),ABS(D9),1E-20)"
