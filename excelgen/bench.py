@@ -1,0 +1,181 @@
+"""How fast and how big: `python -m excelgen.bench` (also `make bench`).
+
+For each case, a fresh Python process writes the workbook with `excelgen.cli.generate` and reports the time
+that call took (wall clock, and the CPU time it used, which other load on a shared machine inflates less)
+and its peak resident memory (``ru_maxrss`` of that process, so the interpreter and the imported libraries
+are included: it is what a user's `excelgen` run needs). The parent then reports the file size and
+LibreOffice's time to open, fully recalculate and save the file headless, its start-up included.
+
+This module also holds the LibreOffice driver the tests use (tests/spreadsheet.py), so that exactly one
+place knows how to make LibreOffice recalculate an .xlsx on load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from .cli import generate
+from .config import Config, Training
+
+# LibreOffice keeps an .xlsx file's cached values on load unless told otherwise; 0 means "always recalculate".
+RECALC_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
+<value>0</value></prop></item>
+</oor:items>
+"""
+
+
+def soffice() -> str | None:
+    """The LibreOffice executable on PATH, or None."""
+    return shutil.which("soffice") or shutil.which("libreoffice")
+
+
+def libreoffice_recalc_many(srcs: Sequence[Path], workdir: Path, timeout: float = 600) -> list[Path]:
+    """Open each .xlsx in headless LibreOffice, recalculate every formula, save as .xlsx under `workdir`.
+
+    One LibreOffice start serves all files. The profile is a throwaway one in `workdir` (so runs in parallel
+    never share a profile lock) whose only setting is "always recalculate on load". Returns the new paths,
+    in the order of `srcs`; raises RuntimeError when LibreOffice is missing or a file did not come out.
+    """
+    exe = soffice()
+    if exe is None:
+        raise RuntimeError("LibreOffice (soffice) is not on PATH; install libreoffice-calc-nogui")
+    workdir = Path(workdir).resolve()
+    profile = workdir / "lo-profile"
+    (profile / "user").mkdir(parents=True, exist_ok=True)
+    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_PROFILE, encoding="utf-8")
+    outdir = workdir / "recalculated"
+    outdir.mkdir(exist_ok=True)
+    srcs = [Path(s).resolve() for s in srcs]
+    outs = [outdir / f"{s.stem}.xlsx" for s in srcs]
+    if len(set(outs)) != len(outs):
+        raise ValueError(f"two sources share a file name: {[s.name for s in srcs]}")
+    for out in outs:
+        out.unlink(missing_ok=True)
+    cmd = [
+        exe,
+        f"-env:UserInstallation={profile.as_uri()}",
+        "--headless",
+        "--norestore",
+        "--nologo",
+        "--convert-to",
+        "xlsx:Calc MS Excel 2007 XML",
+        "--outdir",
+        str(outdir),
+        *map(str, srcs),
+    ]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+    missing = [str(s) for s, out in zip(srcs, outs, strict=True) if not out.exists()]
+    if proc.returncode != 0 or missing:
+        raise RuntimeError(
+            f"LibreOffice failed (exit {proc.returncode}) on {missing or srcs}:\n{proc.stdout}{proc.stderr}"
+        )
+    return outs
+
+
+def libreoffice_recalc(src: Path, workdir: Path, timeout: float = 600) -> Path:
+    """Recalculate one .xlsx in headless LibreOffice; see libreoffice_recalc_many."""
+    return libreoffice_recalc_many([src], workdir, timeout)[0]
+
+
+# The documents' six rates plus the plateau one: the "10,000 iterations x 7 rates" case of the issue.
+CASES = {
+    "default": Config(),
+    "10000x7": Config(
+        training=Training(learning_rates=(0.1, 0.2, 0.5, 0.8, 1.0, 2.0, 1000.0), iterations=10_000)
+    ),
+}
+
+# The issue's targets on a 2-core machine: (seconds for generate(), MiB of peak memory).
+TARGETS = {"default": (1.0, None), "10000x7": (30.0, 1024.0)}
+
+
+def _verdict(case: str, seconds: float, peak_mib: float) -> str:
+    max_s, max_mib = TARGETS[case]
+    ok = seconds < max_s and (max_mib is None or peak_mib < max_mib)
+    target = f"< {max_s:g} s" + ("" if max_mib is None else f" and < {max_mib:g} MiB")
+    return f"target {target}: {'met' if ok else 'MISSED'}"
+
+
+def _child(case: str, out: Path) -> None:
+    """Runs in a fresh process: time one generate() call, report it and this process's peak memory."""
+    cpu_start, start = time.process_time(), time.perf_counter()
+    generate(CASES[case], out)
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu_start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    print(json.dumps({"generate_s": seconds, "cpu_s": cpu, "peak_rss_mib": peak_kib / 1024}))
+
+
+def _measure(case: str, out: Path) -> dict[str, float]:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "excelgen.bench", "--child", case, str(out)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    result["process_s"] = time.perf_counter() - start
+    result["size_mib"] = out.stat().st_size / 2**20
+    return result
+
+
+def _recalc_seconds(src: Path, workdir: Path) -> float:
+    start = time.perf_counter()
+    libreoffice_recalc(src, workdir)
+    return time.perf_counter() - start
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m excelgen.bench", description=__doc__.splitlines()[0])
+    p.add_argument("--no-libreoffice", action="store_true", help="skip LibreOffice's recalculation time")
+    p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
+    p.add_argument("--child", nargs=2, metavar=("CASE", "OUT"), help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        _child(args.child[0], Path(args.child[1]))
+        return 0
+
+    use_lo = not args.no_libreoffice and soffice() is not None
+    print(f"excelgen bench: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}, a fresh process per case")
+    print("peak memory = ru_maxrss of that process (interpreter and libraries included)")
+    with tempfile.TemporaryDirectory(prefix="excelgen-bench-") as tmp:
+        tmp = Path(tmp)
+        if use_lo:
+            # The first start builds the profile; time it on a tiny file so it is not charged to a case.
+            tiny = tmp / "startup.xlsx"
+            generate(Config(training=Training(learning_rates=(1.0,), iterations=1)), tiny)
+            print(f"LibreOffice start-up (1-iteration file, new profile): {_recalc_seconds(tiny, tmp):.1f} s")
+            print(f"LibreOffice start-up (same, warm profile):            {_recalc_seconds(tiny, tmp):.1f} s")
+        for case in args.cases:
+            t = CASES[case].training
+            out = tmp / f"{case}.xlsx"
+            r = _measure(case, out)
+            line = (
+                f"{case:>8}: {t.iterations} iterations x {len(t.learning_rates)} rates: "
+                f"generate {r['generate_s']:.2f} s (CPU {r['cpu_s']:.2f} s, "
+                f"whole process {r['process_s']:.2f} s), "
+                f"peak {r['peak_rss_mib']:.0f} MiB, file {r['size_mib']:.2f} MiB"
+            )
+            if use_lo:
+                line += f", LibreOffice load+recalc+save {_recalc_seconds(out, tmp):.1f} s"
+            print(f"{line}; {_verdict(case, r['generate_s'], r['peak_rss_mib'])}", flush=True)
+    if not use_lo and not args.no_libreoffice:
+        print("LibreOffice (soffice) not found: recalculation time not measured")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
