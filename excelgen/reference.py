@@ -113,11 +113,20 @@ def run_all(config: Config) -> dict[float, dict[str, np.ndarray]]:
     return {lr: trajectory(config.network, lr, t.iterations, t.train_biases) for lr in t.learning_rates}
 
 
-def rel_diff(a: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
-    """|a - b| / max(|a|, |b|), with 0 where both are 0: the measure the Check sheet and the tests use."""
+def rel_diff(a: np.ndarray | float, b: np.ndarray | float, floor: float = 0.0) -> np.ndarray:
+    """|a - b| / max(|a|, |b|, floor), with 0 where that scale is 0: the Check sheet's and the tests' measure.
+
+    `floor` keeps values far below any spreadsheet's resolution from counting as disagreement (E_TOTAL_FLOOR).
+    """
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
-    scale = np.maximum(np.abs(a), np.abs(b))
+    scale = np.maximum(np.maximum(np.abs(a), np.abs(b)), floor)
     return np.divide(np.abs(a - b), scale, out=np.zeros(np.broadcast(a, b).shape), where=scale > 0)
 
 
 TOLERANCE = 1e-9  # the largest relative difference the Check sheet and the tests accept
+
+# E_total = ½(t − a)² squares a difference of O(1) numbers, so below ~1e-29 it is rounding noise in any
+# float64 engine, and LibreOffice makes it so sooner: its subtraction returns exactly 0 when the operands
+# agree to ~3.6e-15 of their size, where numpy keeps a few ulps. A converged run (10,000 iterations) then
+# holds E_total ~1e-30 in both, relatively ~100% apart. Below this floor E_total is compared absolutely.
+E_TOTAL_FLOOR = 1e-20
