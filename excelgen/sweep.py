@@ -75,6 +75,7 @@ def sweep_chart(book: Workbook, config: Config, title: str, log: bool = False):
     if log:
         y_axis.update(log_base=10, num_format="0.0E+00")
     chart.set_y_axis(y_axis)
-    chart.set_legend({"position": "right"})
+    # Below the plot: beside it, LibreOffice squeezes the plot and cuts the names to "η =".
+    chart.set_legend({"position": "bottom"})
     chart.set_size({"width": 620, "height": 420})
     return chart
