@@ -1,0 +1,373 @@
+"""A training run into the user's workbook: the `MNIST` sheet (settings, layers, epochs, two native
+charts) and one new row of the `Runs` sheet. The sheets are drawn with xlsxwriter in a scratch workbook and
+grafted into the user's file by trainer.xlsx_parts, which leaves every other part of it byte-identical.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import xlsxwriter
+
+from . import xlsx_parts
+from .errors import UserError
+
+DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
+MNIST_SHEET = "MNIST"
+RUNS_SHEET = "Runs"
+TARGET_ACC = 99.4  # percent: the documents' goal, drawn on the accuracy chart
+
+# (log.json key, header, number format) of each epoch-table column, in order. The target column holds
+# TARGET_ACC on every row: a native chart draws a horizontal line from a range, not from a constant.
+EPOCH_COLUMNS = (
+    ("epoch", "Epoch", "0"),
+    ("train_loss", "Train loss", "0.0000"),
+    ("train_acc", "Train acc (%)", "0.00"),
+    ("test_loss", "Test loss", "0.0000"),
+    ("test_correct", "Test correct", "0"),
+    ("test_acc", "Test acc (%)", "0.00"),
+    ("target", "Target (%)", "0.0"),
+    ("lr", "LR", "0.000000"),
+    ("seconds", "Seconds", "0.0"),
+)
+# Labels of the hyperparameters a reader looks for first; other keys follow under their own names.
+HYPERPARAMETER_LABELS = {
+    "epochs": "Epochs",
+    "batch_size": "Batch size",
+    "lr": "Learning rate",
+    "schedule": "Schedule",
+    "optimizer": "Optimizer",
+    "weight_decay": "Weight decay",
+    "augmentation": "Augmentation",
+    "limit_train": "Training images (limit)",
+    "threads": "Threads",
+}
+RUNS_COLUMNS = (
+    ("Run folder", 44, None),
+    ("Model", 12, None),
+    ("Parameters", 12, "#,##0"),
+    ("Best test acc (%)", 17, "0.00"),
+    ("Best epoch", 11, "0"),
+    ("Epochs", 8, "0"),
+    ("Total seconds", 14, "0.0"),
+    ("Exported (UTC)", 20, None),
+)
+EPOCH_TABLE_ROW = 3  # 0-based row of the epoch table's header on the MNIST sheet
+CHART_COLUMN = len(EPOCH_COLUMNS) + 1  # charts start one column right of the epoch table
+CHART_SIZE = (600, 300)  # pixels: about 9 columns by 15 rows
+CHART_ROWS = 16  # rows from one chart's top to the next one's
+AXIS_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)  # percent: round major units for the accuracy axis
+SETTINGS_VALUE_COLUMNS = (1, 4)  # a setting's value spans B:E, wide enough for a schedule's description
+
+
+def load_log(run_dir: Path) -> dict[str, Any]:
+    """The run's log.json, checked for what the export needs (older runs may lack optional keys)."""
+    path = run_dir / "log.json"
+    if not run_dir.is_dir():
+        raise UserError(f"{run_dir}: no such run folder; pass a folder written by `trainer train`")
+    try:
+        log = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing; pass a run folder written by `trainer train`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise UserError(f"{path}: unreadable ({e}); pass a run folder written by `trainer train`") from None
+    epochs = log.get("epochs") if isinstance(log, dict) else None
+    if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
+        raise UserError(f"{path}: no finished epoch to export; train at least one epoch first")
+    return log
+
+
+def best_epoch(log: dict[str, Any]) -> dict[str, Any]:
+    """The epoch the log names as best, else the first with the highest test accuracy."""
+    epochs = log["epochs"]
+    named = [e for e in epochs if e.get("epoch") == log.get("best_epoch")]
+    return named[0] if named else max(epochs, key=lambda e: _number(e.get("test_acc")) or -math.inf)
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return None
+    return value
+
+
+def _cell(value: Any) -> Any:
+    """A log value as a cell value: numbers and text as they are, anything else as JSON text."""
+    if value is None or isinstance(value, str) or _number(value) is not None:
+        return value
+    return json.dumps(value)
+
+
+def settings(log: dict[str, Any], run_dir: Path) -> list[tuple[str, Any]]:
+    """The run's settings as (label, value) rows, in reading order."""
+    hyper = log.get("hyperparameters")
+    hyper = hyper if isinstance(hyper, dict) else {}
+    rows: list[tuple[str, Any]] = [("Run folder", run_dir.as_posix()), ("Model", log.get("model"))]
+    rows.append(("Parameters", log.get("params")))
+    rows += [(label, hyper.get(key)) for key, label in HYPERPARAMETER_LABELS.items() if key in hyper]
+    rows += [(key, value) for key, value in hyper.items() if key not in HYPERPARAMETER_LABELS]
+    rows += [("Seed", log.get("seed")), ("Device", log.get("device")), ("Torch", log.get("torch_version"))]
+    rows += [("Started", log.get("started_at")), ("Finished", log.get("finished_at"))]
+    return [(label, _cell(value)) for label, value in rows if value is not None]
+
+
+def runs_row(log: dict[str, Any], run_dir: Path, exported_at: datetime) -> list[Any]:
+    """One Runs row, in RUNS_COLUMNS order."""
+    best = best_epoch(log)
+    seconds = [_number(e.get("seconds")) for e in log["epochs"]]
+    return [
+        run_dir.as_posix(),
+        _cell(log.get("model")),
+        _cell(log.get("params")),
+        _cell(log.get("best_test_acc", best.get("test_acc"))),
+        _cell(best.get("epoch")),
+        len(log["epochs"]),
+        sum(s for s in seconds if s is not None),
+        exported_at.strftime("%Y-%m-%d %H:%M:%S"),
+    ]
+
+
+def scratch_workbook(
+    log: dict[str, Any], run_dir: Path, runs_row_number: int, exported_at: datetime
+) -> bytes:
+    """A workbook holding the MNIST sheet and a Runs sheet with its header and this run at runs_row_number
+    (1-based), to graft from."""
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True, "nan_inf_to_errors": True})
+    fmt = {
+        "title": wb.add_format({"bold": True, "font_size": 14}),
+        "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "text_wrap": True}),
+        "label": wb.add_format({"bold": True}),
+        "value": wb.add_format({"align": "left"}),
+    }
+    _mnist_sheet(wb, fmt, log, run_dir)
+    _runs_sheet(wb, fmt, runs_row(log, run_dir, exported_at), runs_row_number)
+    wb.close()
+    return out.getvalue()
+
+
+def _mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_dir: Path) -> None:
+    """Title, the epoch table with its charts beside it, then the settings and the layer table below it."""
+    ws = wb.add_worksheet(MNIST_SHEET)
+    ws.set_column(0, 0, 24)  # the settings' labels and the layer names share column A with "Epoch"
+    ws.set_column(1, len(EPOCH_COLUMNS) - 1, 11)
+    best = best_epoch(log)
+    params = log.get("params")
+    params = f"{params:,}" if isinstance(params, int) else "?"
+    ws.write(0, 0, f"MNIST: {log.get('model', '?')}, {params} parameters", fmt["title"])
+    summary = (
+        f"Best test accuracy {best.get('test_acc')}% at epoch {best.get('epoch')} of {len(log['epochs'])}"
+    )
+    ws.write(1, 0, f"{summary} (target {TARGET_ACC}%). Run folder: {run_dir.as_posix()}")
+    first, last = _epoch_table(wb, ws, fmt, log["epochs"], best)
+    _charts(wb, ws, log["epochs"], first, last)
+    row = _settings(ws, fmt, last + 3, settings(log, run_dir))
+    _layers(ws, fmt, row + 2, log)
+
+
+def _epoch_table(wb: xlsxwriter.Workbook, ws, fmt: dict, epochs: list[dict], best: dict) -> tuple[int, int]:
+    """The epoch table, the best epoch highlighted; returns its first and last data rows."""
+    ws.set_row(EPOCH_TABLE_ROW, 30)
+    for col, (_, header, _) in enumerate(EPOCH_COLUMNS):
+        ws.write(EPOCH_TABLE_ROW, col, header, fmt["head"])
+    plain = {code: wb.add_format({"num_format": code}) for _, _, code in EPOCH_COLUMNS}
+    highlighted = {
+        code: wb.add_format({"num_format": code, "bold": True, "bg_color": "#C6EFCE"})
+        for _, _, code in EPOCH_COLUMNS
+    }
+    first = EPOCH_TABLE_ROW + 1
+    for i, epoch in enumerate(epochs):
+        formats = highlighted if epoch is best else plain
+        for col, (key, _, code) in enumerate(EPOCH_COLUMNS):
+            value = TARGET_ACC if key == "target" else _cell(epoch.get(key))
+            ws.write(first + i, col, value, formats[code])
+    last = first + len(epochs) - 1
+    ws.write(last + 1, 0, "The best epoch is highlighted.")
+    return first, last
+
+
+def accuracy_axis(accs: list[float]) -> tuple[float, float]:
+    """(minimum, major unit) of the accuracy axis, which ends at 100: the smallest round step that reaches
+    a little below every point and the target in at most 8 steps."""
+    low = min([*accs, TARGET_ACC])
+    for step in AXIS_STEPS:
+        bottom = step * math.floor((low - step / 4) / step)
+        if (100 - bottom) / step <= 8:
+            return max(round(bottom, 6), 0.0), step
+    return 0.0, AXIS_STEPS[-1]
+
+
+def _charts(wb: xlsxwriter.Workbook, ws, epochs: list[dict], first: int, last: int) -> None:
+    """Test accuracy with the target line, and train and test loss, per epoch: native charts."""
+
+    def column(key: str) -> list:
+        col = [k for k, _, _ in EPOCH_COLUMNS].index(key)
+        return [MNIST_SHEET, first, col, last, col]
+
+    gridlines = {"visible": True, "line": {"color": "#E0E0E0"}}
+    marker = {"type": "circle", "size": 5}
+    accuracy = wb.add_chart({"type": "line"})
+    accuracy.add_series(
+        {
+            "name": "Test accuracy (%)",
+            "categories": column("epoch"),
+            "values": column("test_acc"),
+            "marker": marker,
+            "line": {"color": "#2F75B5", "width": 2},
+        }
+    )
+    accuracy.add_series(
+        {
+            "name": f"Target {TARGET_ACC}%",
+            "categories": column("epoch"),
+            "values": column("target"),
+            "line": {"color": "#C00000", "width": 1.5, "dash_type": "dash"},
+        }
+    )
+    low, step = accuracy_axis([a for a in (_number(e.get("test_acc")) for e in epochs) if a is not None])
+    accuracy.set_y_axis(
+        {
+            "name": "Test accuracy (%)",
+            "min": low,
+            "max": 100,
+            "major_unit": step,
+            "major_gridlines": gridlines,
+        }
+    )
+    accuracy.set_title({"name": "MNIST test accuracy per epoch"})
+
+    loss = wb.add_chart({"type": "line"})
+    for key, name, color in (("train_loss", "Train loss", "#ED7D31"), ("test_loss", "Test loss", "#2F75B5")):
+        loss.add_series(
+            {
+                "name": name,
+                "categories": column("epoch"),
+                "values": column(key),
+                "marker": marker,
+                "line": {"color": color, "width": 2},
+            }
+        )
+    # Log scale: the first epoch's loss is many times the last ones', which a linear axis flattens.
+    loss.set_y_axis({"name": "Average loss (log scale)", "log_base": 10, "major_gridlines": gridlines})
+    loss.set_title({"name": "Train and test loss per epoch"})
+
+    for i, chart in enumerate((accuracy, loss)):
+        chart.set_x_axis({"name": "Epoch"})
+        chart.set_legend({"position": "bottom"})
+        chart.set_size({"width": CHART_SIZE[0], "height": CHART_SIZE[1]})
+        ws.insert_chart(EPOCH_TABLE_ROW + i * CHART_ROWS, CHART_COLUMN, chart)
+
+
+def _settings(ws, fmt: dict, top: int, rows: list[tuple[str, Any]]) -> int:
+    """Label and value rows, each value across SETTINGS_VALUE_COLUMNS; returns the last row used."""
+    ws.write(top, 0, "Settings", fmt["title"])
+    first, last = SETTINGS_VALUE_COLUMNS
+    for i, (label, value) in enumerate(rows, start=top + 1):
+        ws.write(i, 0, label, fmt["label"])
+        ws.merge_range(i, first, i, last, value, fmt["value"])
+    return top + len(rows)
+
+
+def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> None:
+    """The torchinfo layer table: layer, output shape, parameters, and the total."""
+    layers = [layer for layer in log.get("layers") or [] if isinstance(layer, dict)]
+    if not layers:
+        return
+    ws.write(top, 0, "Layers (torchinfo)", fmt["title"])
+    ws.write(top + 1, 0, "Layer", fmt["head"])
+    ws.merge_range(top + 1, 1, top + 1, 2, "Output shape", fmt["head"])
+    ws.write(top + 1, 3, "Param #", fmt["head"])
+    for i, layer in enumerate(layers, start=top + 2):
+        shape = layer.get("output_shape")
+        ws.write(i, 0, _cell(layer.get("layer")))
+        ws.merge_range(i, 1, i, 2, str(shape) if isinstance(shape, list) else _cell(shape), fmt["value"])
+        ws.write(i, 3, _cell(layer.get("params")))
+    total = top + 2 + len(layers)
+    ws.write(total, 0, "Total params", fmt["label"])
+    ws.write(total, 3, _cell(log.get("params")), fmt["label"])
+
+
+def _runs_sheet(wb: xlsxwriter.Workbook, fmt: dict, row: list[Any], row_number: int) -> None:
+    ws = wb.add_worksheet(RUNS_SHEET)
+    ws.freeze_panes(1, 0)
+    for col, (header, width, code) in enumerate(RUNS_COLUMNS):
+        ws.set_column(col, col, width)
+        ws.write(0, col, header, fmt["head"])
+        ws.write(row_number - 1, col, row[col], wb.add_format({"num_format": code}) if code else None)
+
+
+def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
+    """Add or replace the MNIST sheet and append a Runs row in the workbook; refuse (UserError, the workbook
+    byte-identical) when it is open in a spreadsheet program or is not a workbook."""
+    run_dir, workbook = Path(run_dir), Path(workbook)
+    log = load_log(run_dir)
+    for lock, program in (
+        (workbook.with_name("~$" + workbook.name), "Excel"),
+        (workbook.with_name(f".~lock.{workbook.name}#"), "LibreOffice"),
+    ):
+        if lock.exists():
+            raise UserError(
+                f"{workbook} is open in {program} (lock file {lock.name}); close it, then export again"
+            )
+    if not workbook.exists():
+        _generate_default(workbook)
+    try:
+        original = workbook.read_bytes()
+    except OSError as e:
+        raise UserError(f"{workbook}: cannot read it ({e.strerror or e}); pass another --workbook") from None
+    try:
+        book = xlsx_parts.Package(original)
+        last = book.last_row(RUNS_SHEET)
+        appending = bool(last)  # a Runs sheet with at least its header
+        scratch = xlsx_parts.Package(
+            scratch_workbook(log, run_dir, last + 1 if appending else 2, datetime.now(timezone.utc))
+        )
+        book.put_sheet(MNIST_SHEET, scratch)
+        if appending:
+            book.append_row(RUNS_SHEET, scratch, last + 1)
+        else:
+            book.put_sheet(RUNS_SHEET, scratch)
+        data = book.to_bytes()
+    except xlsx_parts.PackageError as e:
+        raise UserError(
+            f"{workbook} is not a valid workbook ({e}); pass another --workbook or move it away "
+            "to have a fresh one generated"
+        ) from None
+    try:
+        _replace(workbook, data, original)
+    except OSError as e:
+        raise UserError(f"{workbook}: cannot write it ({e.strerror or e}); it is unchanged") from None
+
+
+def _generate_default(workbook: Path) -> None:
+    # Imported here: excelgen is only needed when the user has no workbook yet.
+    from excelgen.cli import generate
+    from excelgen.config import Config, ConfigError
+
+    try:
+        generate(Config(), workbook)
+    except ConfigError as e:  # a folder that does not exist, a name not ending in .xlsx
+        raise UserError(f"cannot create the workbook: {e}") from None
+
+
+def _replace(path: Path, data: bytes, previous: bytes) -> None:
+    """path gets data atomically; the previous bytes stay as <name>.bak.xlsx."""
+    _write_atomically(path.with_name(path.stem + ".bak.xlsx"), previous)
+    _write_atomically(path, data)
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -1,0 +1,792 @@
+"""Workbook-file surgery: put whole sheets into an .xlsx, or append a row to one, and leave every other part
+byte-identical.
+
+Why not openpyxl's load/save. Measured with openpyxl 3.1.5 on a workbook written by xlsxwriter 3.3.1 that has
+formulas with cached values, a defined name, a cell note, data validation, a textbox and a line chart:
+- every formula's cached value is dropped (``<f>init_w1*2</f><v/>``); LibreOffice does not recalculate .xlsx
+  on load by default, so it would show blanks, and so would any viewer that does not recalculate;
+- the textbox (a drawing shape, ``xdr:sp``) is dropped; the chart survives only as openpyxl re-serialises it:
+  print settings dropped, tick marks changed to ``none``, ``dispBlanksAs`` added, cached numbers rewritten;
+- the note moves to xl/comments/comment1.xml with a regenerated VML box (default size and place);
+- styles.xml is rewritten (1,353 -> 3,089 bytes); data validation and defined names survive.
+
+So the file is treated as the zip (OPC package) it is. A sheet is built by xlsxwriter in a scratch workbook
+and grafted: its worksheet XML, its drawing and charts and their rels, under part names unused in the
+target; Override entries in [Content_Types].xml; a ``<sheet>`` in xl/workbook.xml and its relationship;
+docProps/app.xml's sheet list when it has one; its cell formats appended to xl/styles.xml (deduplicated, so
+repeated exports do not grow it) with the sheet's ``s="…"`` indices remapped; its strings written inline
+(``t="inlineStr"``) so sharedStrings.xml is never touched. Replacing a sheet removes the parts reachable only
+from it, and calcChain.xml when it lists cells of that sheet (Excel rebuilds it). Part names and rIds are
+read from the rels, never assumed: xlsxwriter, LibreOffice and Excel name them differently.
+Target XML is edited as text at precise spots, never re-serialised: ElementTree would drop the unused
+namespace declarations that ``mc:Ignorable`` names, which Excel reports as a corrupt file.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import re
+import time
+import xml.etree.ElementTree as ET
+import zipfile
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from urllib.parse import unquote
+from xml.sax.saxutils import escape, quoteattr
+
+NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+NS_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
+NS_VT = "http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"
+REL_OFFICE_DOCUMENT = NS_DOC_REL + "/officeDocument"
+REL_WORKSHEET = NS_DOC_REL + "/worksheet"
+REL_STYLES = NS_DOC_REL + "/styles"
+REL_SHARED_STRINGS = NS_DOC_REL + "/sharedStrings"
+REL_CALC_CHAIN = NS_DOC_REL + "/calcChain"
+REL_EXTENDED_PROPERTIES = NS_DOC_REL + "/extended-properties"
+CONTENT_TYPES = "[Content_Types].xml"
+# Custom number formats start here; lower ids are Excel's built-in formats.
+FIRST_CUSTOM_NUMFMT = 164
+# The inside of a start tag: an attribute value may hold ">", so a tag ends at the first ">" outside quotes.
+TAG_BODY = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
+# The schema's order of the style collections we append to (CT_Stylesheet is a sequence).
+STYLE_COLLECTIONS = ("numFmts", "fonts", "fills", "borders", "cellXfs")
+
+
+class PackageError(ValueError):
+    """The bytes are not a workbook this module can edit safely."""
+
+
+@dataclass(frozen=True)
+class Rel:
+    id: str
+    type: str
+    target: str  # the resolved part name (no leading slash), or the raw URI when external
+    external: bool
+
+
+def _q(ns: str, tag: str) -> str:
+    return f"{{{ns}}}{tag}"
+
+
+def _parse(data: bytes, part: str) -> ET.Element:
+    try:
+        return ET.fromstring(data)
+    except ET.ParseError as e:
+        raise PackageError(f"{part} is not well-formed XML ({e})") from None
+
+
+def _rels_part(part: str) -> str:
+    """A part's rels part: xl/workbook.xml -> xl/_rels/workbook.xml.rels; the package's is _rels/.rels."""
+    folder, name = posixpath.split(part)
+    return posixpath.join(folder, "_rels", name + ".rels")
+
+
+def _resolve(source: str, target: str) -> str:
+    target = unquote(target)
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(posixpath.dirname(source), target))
+
+
+@dataclass(frozen=True)
+class _Span:
+    """An element's place in a part's text: text[start:end] == xml; prefix is its namespace prefix + ':'."""
+
+    start: int
+    end: int
+    xml: str
+    prefix: str
+
+    def open_tag(self) -> str:
+        return re.match(rf"<{TAG_BODY}>", self.xml).group(0)
+
+
+def _element_spans(text: str, tag: str, offset: int = 0) -> list[_Span]:
+    """Every empty or open-close element <tag …> (any namespace prefix) in text, outermost first, in order;
+    offsets are shifted by `offset` so that spans found in a slice point into the whole text."""
+    pattern = rf"<(?P<p>(?:[\w.-]+:)?){tag}(?=[\s/>]){TAG_BODY}(?:/>|>.*?</(?P=p){tag}>)"
+    return [
+        _Span(m.start() + offset, m.end() + offset, m.group(0), m.group("p") or "")
+        for m in re.finditer(pattern, text, re.S)
+    ]
+
+
+def _container(text: str, tag: str) -> _Span | None:
+    spans = _element_spans(text, tag)
+    return spans[0] if spans else None
+
+
+def _attr(tag_text: str, name: str) -> str | None:
+    m = re.search(rf"\s{re.escape(name)}\s*=\s*(\"[^\"]*\"|'[^']*')", tag_text)
+    return m.group(1)[1:-1] if m else None
+
+
+def _set_attr(open_tag: str, name: str, value: str) -> str:
+    """Set an attribute in an opening tag's text, adding it when absent."""
+    pattern = rf"(\s{re.escape(name)}\s*=\s*)(\"[^\"]*\"|'[^']*')"
+    if re.search(pattern, open_tag):
+        return re.sub(pattern, lambda m: f'{m.group(1)}"{value}"', open_tag, count=1)
+    end = len(open_tag) - (2 if open_tag.endswith("/>") else 1)
+    return f'{open_tag[:end]} {name}="{value}"{open_tag[end:]}'
+
+
+def _append_children(text: str, container: _Span, fragments: list[str], count: int) -> str:
+    """Insert fragments as the last children of the container and set its count attribute."""
+    open_tag = container.open_tag()
+    if open_tag.endswith("/>"):  # <fonts count="0"/> -> <fonts count="n">…</fonts>
+        name = re.match(r"<([\w.:-]+)", open_tag).group(1)
+        new = _set_attr(open_tag[:-2] + ">", "count", str(count)) + "".join(fragments) + f"</{name}>"
+    else:
+        close = container.xml.rindex("</")
+        new = _set_attr(open_tag, "count", str(count)) + container.xml[len(open_tag) : close]
+        new += "".join(fragments) + container.xml[close:]
+    return text[: container.start] + new + text[container.end :]
+
+
+def _fragment(element: ET.Element, prefix: str) -> str:
+    """A scratch styles element as XML text for the target, its tags under the target's own prefix for the
+    main namespace (so no namespace declaration is needed where it lands)."""
+    tag = element.tag.split("}", 1)[-1]
+    if any(k.startswith("{") for k in element.attrib) or not element.tag.startswith(f"{{{NS_MAIN}}}"):
+        raise ValueError(f"cannot graft <{element.tag}>: not plain SpreadsheetML")  # a bug: xlsxwriter never
+    attrs = "".join(f" {k}={quoteattr(v)}" for k, v in element.attrib.items())
+    inner = escape(element.text or "") + "".join(_fragment(child, prefix) for child in element)
+    return f"<{prefix}{tag}{attrs}>{inner}</{prefix}{tag}>" if inner else f"<{prefix}{tag}{attrs}/>"
+
+
+def _canonical(element: ET.Element) -> str:
+    return ET.canonicalize(ET.tostring(element, encoding="unicode"), strip_text=True)
+
+
+class Package:
+    """An .xlsx as its parts: name -> bytes, in the zip's order. Parts not edited keep their exact bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        try:
+            with zipfile.ZipFile(io.BytesIO(data)) as z:
+                self._infos = {i.filename: i for i in z.infolist() if not i.is_dir()}
+                self.parts = {name: z.read(name) for name in self._infos}
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError):
+            raise PackageError("not a zip file, or a damaged one") from None
+        if CONTENT_TYPES not in self.parts or "_rels/.rels" not in self.parts:
+            raise PackageError("no [Content_Types].xml or _rels/.rels: not an Office Open XML file")
+        books = [r for r in self.rels("") if r.type == REL_OFFICE_DOCUMENT and not r.external]
+        if not books or books[0].target not in self.parts:
+            raise PackageError("no workbook part")
+        self.workbook = books[0].target
+        if _parse(self.parts[self.workbook], self.workbook).tag != _q(NS_MAIN, "workbook"):
+            raise PackageError(f"{self.workbook} is not a spreadsheet workbook")
+
+    # -- reading ---------------------------------------------------------------------------------------
+
+    def to_bytes(self) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+            now = time.localtime()[:6]
+            for name, data in self.parts.items():
+                # Fresh entries (an old one's extra fields could clash); an existing part keeps its date.
+                old = self._infos.get(name)
+                info = zipfile.ZipInfo(name, date_time=old.date_time if old else now)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, data)
+        return out.getvalue()
+
+    def text(self, part: str) -> str:
+        return self.parts[part].decode("utf-8")
+
+    def rels(self, part: str) -> list[Rel]:
+        """The relationships of a part ("" is the package itself), targets resolved to part names."""
+        rels_part = "_rels/.rels" if part == "" else _rels_part(part)
+        if rels_part not in self.parts:
+            return []
+        root = _parse(self.parts[rels_part], rels_part)
+        out = []
+        for r in root.iter(_q(NS_PKG_REL, "Relationship")):
+            external = r.get("TargetMode") == "External"
+            target = r.get("Target", "")
+            out.append(
+                Rel(
+                    r.get("Id", ""),
+                    r.get("Type", ""),
+                    target if external else _resolve(part, target),
+                    external,
+                )
+            )
+        return out
+
+    def _sheet_entries(self) -> list[tuple[str, int, str]]:
+        """(name, sheetId, rId) of each sheet, in tab order."""
+        root = _parse(self.parts[self.workbook], self.workbook)
+        sheets = root.find(_q(NS_MAIN, "sheets"))
+        if sheets is None:
+            raise PackageError(f"{self.workbook} has no <sheets>")
+        return [
+            (s.get("name", ""), int(s.get("sheetId", "0")), s.get(_q(NS_DOC_REL, "id"), ""))
+            for s in sheets.findall(_q(NS_MAIN, "sheet"))
+        ]
+
+    def sheet_names(self) -> list[str]:
+        return [name for name, _, _ in self._sheet_entries()]
+
+    def sheet_part(self, name: str) -> str | None:
+        targets = {r.id: r.target for r in self.rels(self.workbook) if not r.external}
+        for sheet, _, rid in self._sheet_entries():
+            if sheet.lower() == name.lower():  # sheet names are case-insensitive in every spreadsheet
+                return targets.get(rid)
+        return None
+
+    def last_row(self, sheet: str) -> int | None:
+        """The number of the last row holding a value in the sheet; 0 when it has none; None without it."""
+        part = self.sheet_part(sheet)
+        if part is None:
+            return None
+        last = number = 0
+        for row in _parse(self.parts[part], part).iter(_q(NS_MAIN, "row")):
+            number = int(row.get("r", number + 1))  # r is optional: a row without it follows the previous one
+            if any(
+                c.find(_q(NS_MAIN, "v")) is not None or c.find(_q(NS_MAIN, "is")) is not None for c in row
+            ):
+                last = max(last, number)
+        return last
+
+    def _reachable(self, roots: Iterable[str], skip: tuple[str, str] | None = None) -> set[str]:
+        """Parts reachable from roots through internal relationships, not following skip=(source, target)."""
+        seen: set[str] = set()
+        stack = list(roots)
+        while stack:
+            part = stack.pop()
+            if part in seen:
+                continue
+            seen.add(part)
+            for r in self.rels(part):
+                if not r.external and (part, r.target) != skip and r.target in self.parts:
+                    stack.append(r.target)
+        return seen
+
+    # -- editing ---------------------------------------------------------------------------------------
+
+    def _set_text(self, part: str, text: str) -> None:
+        self.parts[part] = text.encode("utf-8")
+
+    def _unused_name(self, wanted: str) -> str:
+        """wanted itself, or the same name with the smallest free number: charts/chart1.xml -> chart3.xml."""
+        taken = {p.lower() for p in self.parts}
+        if wanted.lower() not in taken:
+            return wanted
+        folder, name = posixpath.split(wanted)
+        stem, ext = re.match(r"(.*?)\d*(\.[^.]*)$", name).groups()
+        n = 1
+        while posixpath.join(folder, f"{stem}{n}{ext}").lower() in taken:
+            n += 1
+        return posixpath.join(folder, f"{stem}{n}{ext}")
+
+    def _content_type(self, part: str) -> str | None:
+        root = _parse(self.parts[CONTENT_TYPES], CONTENT_TYPES)
+        for o in root.iter(_q(NS_CT, "Override")):
+            if o.get("PartName", "").lstrip("/").lower() == part.lower():
+                return o.get("ContentType")
+        ext = posixpath.splitext(part)[1].lstrip(".").lower()
+        for d in root.iter(_q(NS_CT, "Default")):
+            if d.get("Extension", "").lower() == ext:
+                return d.get("ContentType")
+        return None
+
+    def _add_override(self, part: str, content_type: str) -> None:
+        if self._content_type(part) == content_type:
+            return
+        text = self.text(CONTENT_TYPES)
+        close = re.search(r"</([\w.-]+:)?Types>\s*$", text)
+        if close is None:
+            raise PackageError("[Content_Types].xml has no closing </Types>")
+        prefix = close.group(1) or ""
+        entry = f"<{prefix}Override PartName={quoteattr('/' + part)} ContentType={quoteattr(content_type)}/>"
+        self._set_text(CONTENT_TYPES, text[: close.start()] + entry + text[close.start() :])
+
+    def _remove_override(self, part: str) -> None:
+        text = self.text(CONTENT_TYPES)
+        for m in reversed(_element_spans(text, "Override")):
+            if (_attr(m.open_tag(), "PartName") or "").lstrip("/").lower() == part.lower():
+                text = text[: m.start] + text[m.end :]
+        self._set_text(CONTENT_TYPES, text)
+
+    def _remove_relationship(self, source: str, rid: str) -> None:
+        rels_part = _rels_part(source)
+        text = self.text(rels_part)
+        for m in reversed(_element_spans(text, "Relationship")):
+            if _attr(m.open_tag(), "Id") == rid:
+                text = text[: m.start] + text[m.end :]
+        self._set_text(rels_part, text)
+
+    def _add_relationship(self, source: str, rel_type: str, target_part: str) -> str:
+        rels_part = _rels_part(source)
+        text = self.text(rels_part)
+        ids = {_attr(m.open_tag(), "Id") for m in _element_spans(text, "Relationship")}
+        n = 1
+        while f"rId{n}" in ids:
+            n += 1
+        rid = f"rId{n}"
+        target = posixpath.relpath(target_part, posixpath.dirname(source) or ".")
+        close = re.search(r"</([\w.-]+:)?Relationships>\s*$", text)
+        if close is None:
+            raise PackageError(f"{rels_part} has no closing </Relationships>")
+        prefix = close.group(1) or ""
+        entry = f"<{prefix}Relationship Id={quoteattr(rid)} Type={quoteattr(rel_type)}"
+        entry += f" Target={quoteattr(target)}/>"
+        self._set_text(rels_part, text[: close.start()] + entry + text[close.start() :])
+        return rid
+
+    def _sheet_spans(self) -> tuple[str, _Span, list[_Span]]:
+        """workbook.xml's text, its <sheets> element and the <sheet> elements in it (same order as
+        _sheet_entries)."""
+        text = self.text(self.workbook)
+        block = _container(text, "sheets")
+        if block is None:
+            raise PackageError(f"{self.workbook} has no <sheets>")
+        return text, block, _element_spans(block.xml, "sheet", block.start)
+
+    def remove_sheet(self, name: str) -> int | None:
+        """Remove the sheet and every part reachable only from it; return its tab position, or None."""
+        entries = self._sheet_entries()
+        index = next((i for i, (n, _, _) in enumerate(entries) if n.lower() == name.lower()), None)
+        if index is None:
+            return None
+        _, sheet_id, rid = entries[index]
+        part = {r.id: r.target for r in self.rels(self.workbook)}.get(rid)
+        if part is not None:
+            others = self._reachable([""], skip=(self.workbook, part))
+            doomed = self._reachable([part]) - others
+        else:
+            doomed = set()
+        text, _, spans = self._sheet_spans()
+        span = spans[index]
+        self._set_text(self.workbook, text[: span.start] + text[span.end :])
+        self._remove_relationship(self.workbook, rid)
+        self._drop_calc_chain_if_it_lists(sheet_id)
+        self._remove_app_title(name)
+        for p in doomed:
+            for gone in (p, _rels_part(p)):
+                self.parts.pop(gone, None)
+            self._remove_override(p)
+        return index
+
+    def _drop_calc_chain_if_it_lists(self, sheet_id: int) -> None:
+        for r in self.rels(self.workbook):
+            if r.type == REL_CALC_CHAIN and r.target in self.parts:
+                chain = _parse(self.parts[r.target], r.target)
+                if any(c.get("i") == str(sheet_id) for c in chain.iter(_q(NS_MAIN, "c"))):
+                    del self.parts[r.target]
+                    self._remove_override(r.target)
+                    self._remove_relationship(self.workbook, r.id)
+
+    def put_sheet(self, name: str, scratch: Package) -> None:
+        """Add scratch's sheet `name` (with its drawing and charts) in place of ours, or as the last tab."""
+        position = self.remove_sheet(name)
+        source = scratch.sheet_part(name)
+        if source is None:
+            raise ValueError(f"the scratch workbook has no sheet {name!r}")  # a bug, not a user mistake
+        parts = sorted(scratch._reachable([source]), key=lambda p: p != source)  # the sheet first
+        renamed = {}
+        for part in parts:  # reserve each name as it is chosen, so that two new parts never collide
+            renamed[part] = self._unused_name(part)
+            self.parts[renamed[part]] = b""
+        for old, new in renamed.items():
+            data = scratch.parts[old]
+            if old == source:
+                # Not selected: two selected tabs are a group in Excel, and an edit would go to both.
+                xml = re.sub(r'\stabSelected="(?:1|true)"', "", data.decode("utf-8"))
+                data = self._graft_sheet_xml(scratch, xml).encode("utf-8")
+            self.parts[new] = data
+            content_type = scratch._content_type(old)
+            if content_type is None:
+                raise ValueError(f"no content type for scratch part {old}")
+            self._add_override(new, content_type)
+            rels = scratch.rels(old)
+            if rels:
+                self.parts[_rels_part(new)] = _rels_xml(
+                    [
+                        (r.id, r.type, posixpath.relpath(renamed[r.target], posixpath.dirname(new)))
+                        for r in rels
+                    ]
+                )
+        rid = self._add_relationship(self.workbook, REL_WORKSHEET, renamed[source])
+        self._insert_sheet_entry(name, rid, position)
+        self._add_app_title(name, position)
+
+    def _insert_sheet_entry(self, name: str, rid: str, position: int | None) -> None:
+        entries = self._sheet_entries()
+        sheet_id = max((i for _, i, _ in entries), default=0) + 1
+        text, block, spans = self._sheet_spans()
+        prefix = block.prefix
+        # Use the prefix the workbook already declares for relationship ids; declare one only if it has none.
+        root = re.search(r"<([\w.-]+:)?workbook\b[^>]*>", text).group(0)
+        declared = re.search(rf'xmlns:([\w.-]+)="{re.escape(NS_DOC_REL)}"', root)
+        r = declared.group(1) if declared else "r"
+        local = "" if declared else f' xmlns:r="{NS_DOC_REL}"'
+        entry = f'<{prefix}sheet name={quoteattr(name)} sheetId="{sheet_id}" {r}:id={quoteattr(rid)}{local}/>'
+        if position is not None and position < len(spans):
+            at = spans[position].start
+        else:
+            at = block.end - len(f"</{prefix}sheets>")
+            if block.xml.endswith("/>"):  # <sheets/>: a workbook without sheets is not valid anyway
+                raise PackageError(f"{self.workbook} has an empty <sheets/>")
+        self._set_text(self.workbook, text[:at] + entry + text[at:])
+
+    # -- styles and strings of grafted cells -------------------------------------------------------------
+
+    def _styles_part(self) -> str:
+        for r in self.rels(self.workbook):
+            if r.type == REL_STYLES and r.target in self.parts:
+                return r.target
+        raise PackageError("the workbook has no styles part")
+
+    def _graft_sheet_xml(self, scratch: Package, xml: str) -> str:
+        xml = _inline_strings(scratch, xml)
+        used = {int(s) for s in re.findall(r'<(?:c|row)\b[^>]*?\ss="(\d+)"', xml)}
+        used |= {int(s) for s in re.findall(r'<col\b[^>]*?\sstyle="(\d+)"', xml)}
+        if "dxfId" in xml:
+            raise ValueError("grafted sheets may not use differential formats (dxfId)")  # not remapped
+        xf_map = self._merge_styles(scratch, sorted(used))
+
+        def remap(m: re.Match[str]) -> str:
+            return re.sub(
+                r'(\s(?:s|style)=")(\d+)"', lambda a: f'{a.group(1)}{xf_map[int(a.group(2))]}"', m.group(0)
+            )
+
+        return re.sub(r"<(?:c|row|col)\b[^>]*>", remap, xml)
+
+    def _merge_styles(self, scratch: Package, xfs: list[int]) -> dict[int, int]:
+        """Append scratch's cell formats `xfs` (and the fonts, fills, borders, number formats they use) to our
+        styles.xml, reusing identical entries; return scratch xf index -> our xf index."""
+        part = self._styles_part()
+        ours = _parse(self.parts[part], part)
+        theirs_part = scratch._styles_part()
+        theirs = _parse(scratch.parts[theirs_part], theirs_part)
+        pending: dict[str, list[ET.Element]] = {c: [] for c in STYLE_COLLECTIONS}
+
+        def children(root: ET.Element, collection: str) -> list[ET.Element]:
+            found = root.find(_q(NS_MAIN, collection))
+            return list(found) if found is not None else []
+
+        def index_of(collection: str, element: ET.Element) -> int:
+            existing = children(ours, collection) + pending[collection]
+            key = _canonical(element)
+            for i, e in enumerate(existing):
+                if _canonical(e) == key:
+                    return i
+            pending[collection].append(element)
+            return len(existing)
+
+        their_codes = {n.get("numFmtId"): n.get("formatCode") for n in children(theirs, "numFmts")}
+
+        def numfmt_id(their_id: str) -> str:
+            if int(their_id) < FIRST_CUSTOM_NUMFMT:
+                return their_id
+            code = their_codes[their_id]
+            existing = children(ours, "numFmts") + pending["numFmts"]
+            for n in existing:
+                if n.get("formatCode") == code:
+                    return n.get("numFmtId", "")
+            new_id = max([FIRST_CUSTOM_NUMFMT - 1] + [int(n.get("numFmtId", "0")) for n in existing]) + 1
+            element = ET.Element(_q(NS_MAIN, "numFmt"), {"numFmtId": str(new_id), "formatCode": code})
+            pending["numFmts"].append(element)
+            return str(new_id)
+
+        their_fonts, their_fills = children(theirs, "fonts"), children(theirs, "fills")
+        their_borders, their_xfs = children(theirs, "borders"), children(theirs, "cellXfs")
+        xf_map = {}
+        for i in xfs:
+            xf = ET.fromstring(ET.tostring(their_xfs[i]))  # a copy to remap
+            xf.set("numFmtId", numfmt_id(xf.get("numFmtId", "0")))
+            xf.set("fontId", str(index_of("fonts", their_fonts[int(xf.get("fontId", "0"))])))
+            xf.set("fillId", str(index_of("fills", their_fills[int(xf.get("fillId", "0"))])))
+            xf.set("borderId", str(index_of("borders", their_borders[int(xf.get("borderId", "0"))])))
+            xf.set("xfId", "0")  # the target's Normal style; scratch sheets use no other named style
+            xf_map[i] = index_of("cellXfs", xf)
+        self._set_text(part, _append_styles(self.text(part), ours, pending))
+        return xf_map
+
+    # -- appending a row -------------------------------------------------------------------------------
+
+    def append_row(self, name: str, scratch: Package, row: int) -> None:
+        """Copy row number `row` of scratch's sheet `name` into our sheet `name` (below its last value);
+        nothing else in our sheet changes but its dimension."""
+        part, source = self.sheet_part(name), scratch.sheet_part(name)
+        if part is None or source is None:
+            raise ValueError(f"no sheet {name!r} to append to")
+        scratch_text = scratch.text(source)
+        found = [m for m in _element_spans(scratch_text, "row") if _attr(m.open_tag(), "r") == str(row)]
+        if not found:
+            raise ValueError(f"the scratch sheet {name!r} has no row {row}")
+        row_xml = self._graft_sheet_xml(scratch, found[0].xml)
+        text = self.text(part)
+        data = _container(text, "sheetData")
+        if data is None:
+            raise PackageError(f"{part} has no <sheetData>")
+        if data.prefix:  # our row is in the default namespace: declare it where it lands
+            row_xml = row_xml.replace("<row", f'<row xmlns="{NS_MAIN}"', 1)
+        # Rows must stay in ascending order: rows that only carry formatting may follow the last value.
+        later, number = [], 0
+        for span in _element_spans(data.xml, "row", data.start):
+            number = int(_attr(span.open_tag(), "r") or number + 1)
+            if number >= row:
+                later.append((span, number))
+        if later and later[0][1] == row:  # a formatting-only row where ours goes: ours replaces it
+            edits = [(later[0][0].start, later[0][0].end, row_xml)]
+        elif later:
+            edits = [(later[0][0].start, later[0][0].start, row_xml)]
+        elif data.xml.endswith("/>"):
+            edits = [(data.start, data.end, data.xml[:-2] + ">" + row_xml + f"</{data.prefix}sheetData>")]
+        else:
+            at = data.start + data.xml.rindex("</")
+            edits = [(at, at, row_xml)]
+        ours, theirs = _container(text, "dimension"), _container(scratch_text, "dimension")
+        if ours is not None and theirs is not None:
+            ref = _union_ref(_attr(ours.open_tag(), "ref") or "A1", _attr(theirs.open_tag(), "ref") or "A1")
+            edits.append((ours.start, ours.end, _set_attr(ours.xml, "ref", ref)))
+        self._set_text(part, _apply(text, edits))
+
+    # -- docProps/app.xml: the sheet titles Excel lists in the file's properties --------------------------
+
+    def _app_part(self) -> str | None:
+        for r in self.rels(""):
+            if r.type == REL_EXTENDED_PROPERTIES and r.target in self.parts:
+                return r.target
+        return None
+
+    def _app_titles(self) -> tuple[str, _Span, list[_Span], _Span, int, int] | None:
+        """In docProps/app.xml: the part, the element counting worksheets, the title elements, their vector,
+        and where the worksheet titles start and how many there are; None when it lists no worksheets."""
+        part = self._app_part()
+        if part is None:
+            return None
+        text = self.text(part)
+        pairs, titles = _container(text, "HeadingPairs"), _container(text, "TitlesOfParts")
+        if pairs is None or titles is None:
+            return None
+        vector = _element_spans(titles.xml, "vector", titles.start)[0]
+        items = _element_spans(vector.xml, "lpstr", vector.start)
+        variants = _element_spans(pairs.xml, "variant", pairs.start)
+        start = 0
+        for heading, count in zip(variants[::2], variants[1::2], strict=False):
+            number = _element_spans(count.xml, "i4", count.start)
+            if not number:
+                return None
+            n = int(re.sub(r"<[^>]+>", "", number[0].xml))
+            if re.sub(r"<[^>]+>", "", heading.xml).strip() in ("Worksheets", "Sheets"):
+                return part, number[0], items, vector, start, n
+            start += n
+        return None
+
+    def _add_app_title(self, name: str, position: int | None) -> None:
+        found = self._app_titles()
+        if found is None:
+            return
+        part, count_el, items, vector, start, count = found
+        index = start + (count if position is None else min(position, count))
+        at = items[index].start if index < len(items) else vector.start + vector.xml.rindex("</")
+        edits = [
+            (count_el.start, count_el.end, _set_inner(count_el.xml, str(count + 1))),
+            (at, at, f"<{count_el.prefix}lpstr>{escape(name)}</{count_el.prefix}lpstr>"),
+            _resized(vector, len(items) + 1),
+        ]
+        self._set_text(part, _apply(self.text(part), edits))
+
+    def _remove_app_title(self, name: str) -> None:
+        found = self._app_titles()
+        if found is None:
+            return
+        part, count_el, items, vector, start, count = found
+        hits = [m for m in items[start : start + count] if re.sub(r"<[^>]+>", "", m.xml) == escape(name)]
+        if not hits:
+            return
+        edits = [
+            (count_el.start, count_el.end, _set_inner(count_el.xml, str(count - 1))),
+            (hits[0].start, hits[0].end, ""),
+            _resized(vector, len(items) - 1),
+        ]
+        self._set_text(part, _apply(self.text(part), edits))
+
+    # -- a copy that prints one sheet's charts (docs/render.py) --------------------------------------------
+
+    def chart_area(self, sheet: str) -> str:
+        """The cell range that the charts of a sheet cover, from their drawing anchors: "$K$4:$T$35"."""
+        part = self.sheet_part(sheet)
+        if part is None:
+            raise ValueError(f"no sheet {sheet!r}")
+        xdr = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
+        cols, rows = [], []
+        for drawing in (r.target for r in self.rels(part) if r.type == NS_DOC_REL + "/drawing"):
+            for anchor in _parse(self.parts[drawing], drawing).iter(_q(xdr, "twoCellAnchor")):
+                if anchor.find(_q(xdr, "graphicFrame")) is None:  # a shape or picture, not a chart
+                    continue
+                for corner in ("from", "to"):
+                    cols.append(int(anchor.findtext(f"{{{xdr}}}{corner}/{{{xdr}}}col")))
+                    rows.append(int(anchor.findtext(f"{{{xdr}}}{corner}/{{{xdr}}}row")))
+        if not cols:
+            raise ValueError(f"sheet {sheet!r} has no chart")
+        # Anchors are 0-based and the "to" cell holds the chart's edge, so it belongs to the area.
+        return (
+            f"${_col_letters(min(cols) + 1)}${min(rows) + 1}:${_col_letters(max(cols) + 1)}${max(rows) + 1}"
+        )
+
+    def print_only(self, sheet: str, area: str) -> None:
+        """Make this (a throwaway copy) print nothing but `area` of `sheet`, landscape on one page: every
+        other sheet hidden, a print area, fit to page."""
+        entries = self._sheet_entries()
+        index = next(i for i, (n, _, _) in enumerate(entries) if n.lower() == sheet.lower())
+        text, block, spans = self._sheet_spans()
+        edits = [
+            (s.start, s.end, _set_attr(s.xml, "state", "visible" if i == index else "hidden"))
+            for i, s in enumerate(spans)
+        ]
+        view = _container(text, "workbookView")
+        if view is not None:
+            tag = view.open_tag()
+            tag = _set_attr(_set_attr(tag, "activeTab", str(index)), "firstSheet", str(index))
+            edits.append((view.start, view.start + len(view.open_tag()), tag))
+        quoted = "'" + sheet.replace("'", "''") + "'"
+        names = _container(text, "definedNames")
+        p = names.prefix if names is not None else block.prefix
+        print_area = f'<{p}definedName name="_xlnm.Print_Area" localSheetId="{index}">'
+        print_area += f"{escape(quoted)}!{area}</{p}definedName>"
+        if names is not None and not names.xml.endswith("/>"):
+            for old in _element_spans(names.xml, "definedName", names.start):
+                tag = old.open_tag()
+                if _attr(tag, "name") == "_xlnm.Print_Area" and _attr(tag, "localSheetId") == str(index):
+                    edits.append((old.start, old.end, ""))
+            at = names.start + names.xml.rindex("</")
+            edits.append((at, at, print_area))
+        else:  # definedNames follows sheets (and externalReferences, when there are any)
+            after = max(s.end for s in (_container(text, t) for t in ("sheets", "externalReferences")) if s)
+            if names is not None:  # an empty <definedNames/>
+                edits.append((names.start, names.end, ""))
+            edits.append((after, after, f"<{p}definedNames>{print_area}</{p}definedNames>"))
+        self._set_text(self.workbook, _apply(text, edits))
+
+        part = self.sheet_part(sheet)
+        xml = self.text(part)
+        setup = _container(xml, "pageSetup")
+        landscape = {"orientation": "landscape", "fitToWidth": "1", "fitToHeight": "1"}
+        if setup is not None:
+            tag = setup.xml
+            for key, value in landscape.items():
+                tag = _set_attr(tag, key, value)
+            xml = xml[: setup.start] + tag + xml[setup.end :]
+        else:
+            margins = _container(xml, "pageMargins")
+            if margins is None:
+                raise PackageError(f"{part} has no <pageMargins> to put a page setup after")
+            tag = f"<{margins.prefix}pageSetup" + "".join(f' {k}="{v}"' for k, v in landscape.items()) + "/>"
+            xml = xml[: margins.end] + tag + xml[margins.end :]
+        sheet_pr = _container(xml, "sheetPr")
+        fit = _container(sheet_pr.xml, "pageSetUpPr") if sheet_pr is not None else None
+        if fit is not None:
+            at = sheet_pr.start + fit.start
+            xml = xml[:at] + _set_attr(fit.xml, "fitToPage", "1") + xml[at + len(fit.xml) :]
+        elif sheet_pr is not None:
+            p = sheet_pr.prefix
+            body = (
+                sheet_pr.xml[:-2] + ">"
+                if sheet_pr.xml.endswith("/>")
+                else sheet_pr.xml[: sheet_pr.xml.rindex("</")]
+            )
+            new = f'{body}<{p}pageSetUpPr fitToPage="1"/></{p}sheetPr>'
+            xml = xml[: sheet_pr.start] + new + xml[sheet_pr.end :]
+        else:
+            root = re.search(r"<([\w.-]+:)?worksheet\b[^>]*>", xml)
+            p = root.group(1) or ""
+            xml = (
+                xml[: root.end()]
+                + f'<{p}sheetPr><{p}pageSetUpPr fitToPage="1"/></{p}sheetPr>'
+                + xml[root.end() :]
+            )
+        self._set_text(part, xml)
+
+
+def _resized(vector: _Span, size: int) -> tuple[int, int, str]:
+    open_tag = vector.open_tag()
+    return vector.start, vector.start + len(open_tag), _set_attr(open_tag, "size", str(size))
+
+
+def _col_number(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + ord(ch) - ord("A") + 1
+    return n
+
+
+def _col_letters(n: int) -> str:
+    out = ""
+    while n:
+        n, rem = divmod(n - 1, 26)
+        out = chr(ord("A") + rem) + out
+    return out
+
+
+def _union_ref(a: str, b: str) -> str:
+    """The smallest range holding both ranges: A1:F9 and A1:H12 -> A1:H12."""
+    cells = [re.match(r"([A-Z]+)(\d+)$", c.replace("$", "")) for ref in (a, b) for c in ref.split(":")]
+    cols = [_col_number(m.group(1)) for m in cells if m]
+    rows = [int(m.group(2)) for m in cells if m]
+    return f"{_col_letters(min(cols))}{min(rows)}:{_col_letters(max(cols))}{max(rows)}"
+
+
+def _set_inner(element: str, value: str) -> str:
+    return re.sub(r">[^<]*<", f">{value}<", element, count=1)
+
+
+def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
+    """Replace text[start:end] for each edit, from the back so that earlier offsets stay valid."""
+    for start, end, new in sorted(edits, key=lambda e: (e[0], e[1]), reverse=True):
+        text = text[:start] + new + text[end:]
+    return text
+
+
+def _rels_xml(rels: list[tuple[str, str, str]]) -> bytes:
+    body = "".join(
+        f"<Relationship Id={quoteattr(i)} Type={quoteattr(t)} Target={quoteattr(target)}/>"
+        for i, t, target in rels
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<Relationships xmlns="{NS_PKG_REL}">{body}</Relationships>'
+    ).encode()
+
+
+def _inline_strings(scratch: Package, xml: str) -> str:
+    """Shared-string cells (t="s") as inline strings, so the target's sharedStrings.xml stays untouched."""
+    table = next((r.target for r in scratch.rels(scratch.workbook) if r.type == REL_SHARED_STRINGS), None)
+    if table is None:
+        return xml
+    items = [m.group(1) for m in re.finditer(r"<si>(.*?)</si>", scratch.text(table), re.S)]
+
+    def inline(m: re.Match[str]) -> str:
+        return f'<c{m.group(1)}t="inlineStr"{m.group(2)}><is>{items[int(m.group(3))]}</is></c>'
+
+    return re.sub(r'<c(\b[^>]*?\s)t="s"([^>]*)><v>(\d+)</v></c>', inline, xml)
+
+
+def _append_styles(text: str, ours: ET.Element, pending: dict[str, list[ET.Element]]) -> str:
+    for collection in STYLE_COLLECTIONS:
+        new = pending[collection]
+        if not new:
+            continue
+        existing = ours.find(_q(NS_MAIN, collection))
+        span = _container(text, collection)
+        if existing is None or span is None:
+            if collection != "numFmts":
+                raise PackageError(f"styles have no <{collection}>")
+            # numFmts is the stylesheet's first child: open it right after <styleSheet …>.
+            root = re.search(r"<([\w.-]+:)?styleSheet\b[^>]*>", text)
+            prefix = root.group(1) or ""
+            body = "".join(_fragment(e, prefix) for e in new)
+            block = f'<{prefix}numFmts count="{len(new)}">{body}</{prefix}numFmts>'
+            text = text[: root.end()] + block + text[root.end() :]
+            continue
+        fragments = [_fragment(e, span.prefix) for e in new]
+        text = _append_children(text, span, fragments, len(existing) + len(new))
+    return text
