@@ -1,0 +1,212 @@
+"""The training loop and `trainer train` on small synthetic data (tests never need the real MNIST): the loss
+falls, the run folder holds what the export reads, a resumed run ends bitwise equal to an uninterrupted one,
+Ctrl-C keeps the finished epochs, and bad options are one line with exit status 2."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+from trainer import cli, config, train
+
+EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_correct", "test_acc", "lr", "seconds"}
+TEST_LINE = re.compile(r"^Test set: Average loss: \d+\.\d{4}, Accuracy: \d+/\d+ \(\d+\.\d{2}%\)$", re.M)
+
+
+def synthetic(n_train: int = 384, n_test: int = 100, seed: int = 0) -> tuple[torch.Tensor, ...]:
+    """uint8 'digits' a small CNN learns in a few epochs: class k is a bright block at the k-th place."""
+    g = torch.Generator().manual_seed(seed)
+
+    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        y = torch.randint(0, 10, (n,), generator=g)
+        x = torch.randint(0, 60, (n, 28, 28), generator=g, dtype=torch.uint8)
+        for i, k in enumerate(y.tolist()):
+            r, c = 3 + 11 * (k // 5), 2 + 5 * (k % 5)
+            x[i, r : r + 10, c : c + 4] = 250
+        return x, y
+
+    return (*make(n_train), *make(n_test))
+
+
+def tensors(**kw) -> train.Tensors:
+    return train.to_tensors(*synthetic(**kw), device=torch.device("cpu"))
+
+
+def small(**kw) -> config.Hyper:
+    return config.for_model("tiny", **({"epochs": 3, "batch_size": 32, "lr": 0.1, "threads": 1} | kw))
+
+
+def test_to_tensors_normalizes_once_and_limits() -> None:
+    x = torch.zeros(4, 28, 28, dtype=torch.uint8)
+    x[0] = 255
+    t = train.to_tensors(x, torch.arange(4), x, torch.arange(4), torch.device("cpu"), limit_train=2)
+    assert t.train_x.shape == (2, 1, 28, 28) and t.test_x.shape == (4, 1, 28, 28)
+    assert t.train_x[1].max().item() == pytest.approx(-config.MEAN / config.STD)
+    assert t.train_x[0].min().item() == pytest.approx((1 - config.MEAN) / config.STD)
+
+
+def test_a_short_run_lowers_the_loss_and_writes_the_run_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run_dir = train.fit(tensors(), small(), model_name="tiny", seed=1, out=tmp_path)
+    out = capsys.readouterr().out
+    assert run_dir.parent == tmp_path and re.fullmatch(r"tiny-\d{8}-\d{6}", run_dir.name)
+    assert {p.name for p in run_dir.iterdir()} == {"log.json", "checkpoint.pt", "model.pt", "summary.txt"}
+    log = json.loads((run_dir / "log.json").read_text())
+    losses = [row["train_loss"] for row in log["epochs"]]
+    assert losses[-1] < 0.7 * losses[0]
+    assert [row["epoch"] for row in log["epochs"]] == [1, 2, 3]
+    assert all(set(row) == EPOCH_KEYS for row in log["epochs"])
+    assert log["model"] == "tiny" and log["seed"] == 1 and log["device"] == "cpu"
+    assert log["params"] == sum(p.numel() for p in train.models.build("tiny").parameters())
+    best = max(log["epochs"], key=lambda r: r["test_acc"])
+    assert (log["best_test_acc"], log["best_epoch"]) == (best["test_acc"], best["epoch"])
+    assert log["finished_at"] is not None and log["started_at"] <= log["finished_at"]
+    for key in ("epochs", "batch_size", "lr", "schedule", "optimizer", "weight_decay", "augmentation"):
+        assert key in log["hyperparameters"]
+    assert sum(layer["params"] for layer in log["layers"]) == log["params"]
+    assert "Total params:" in (run_dir / "summary.txt").read_text()
+    # The documents' output: the table first, a test line per epoch, the result and the folder at the end.
+    assert out.index("Total params:") < out.index("Test set:")
+    assert len(TEST_LINE.findall(out)) == 3
+    assert f"at epoch {log['best_epoch']}" in out and str(run_dir) in out
+
+
+@pytest.mark.parametrize("killed_in", [1, 2])
+def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path: Path, killed_in: int) -> None:
+    data, hp = tensors(), small()
+    whole = train.fit(data, hp, model_name="tiny", seed=7, out=tmp_path / "whole")
+    # As if killed during epoch `killed_in`: only the checkpoint of the epoch before is on disk.
+    cut = train.fit(data, hp, model_name="tiny", seed=7, out=tmp_path / "cut", stop_after=killed_in - 1)
+    assert not (cut / "model.pt").exists()
+    log = json.loads((cut / "log.json").read_text())
+    assert len(log["epochs"]) == killed_in - 1 and log["finished_at"] is None
+    resumed = train.fit(data, hp, resume=cut)
+    assert resumed == cut
+    a = torch.load(whole / "model.pt", weights_only=True)
+    b = torch.load(cut / "model.pt", weights_only=True)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert epoch_rows(whole) == epoch_rows(cut)
+
+
+def epoch_rows(run_dir: Path) -> list[dict]:
+    """log.json's epochs without the wall times, which differ between any two runs."""
+    rows = json.loads((run_dir / "log.json").read_text())["epochs"]
+    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+
+
+def test_a_different_seed_gives_different_weights(tmp_path: Path) -> None:
+    # Guards the test above: equal weights must come from restoring state, not from ignoring the seed.
+    data, hp = tensors(), small(epochs=1)
+    a = train.fit(data, hp, model_name="tiny", seed=1, out=tmp_path)
+    b = train.fit(data, hp, model_name="tiny", seed=2, out=tmp_path)
+    wa, wb = (torch.load(d / "model.pt", weights_only=True) for d in (a, b))
+    assert not torch.equal(wa["0.weight"], wb["0.weight"])
+
+
+@pytest.fixture
+def fake_mnist(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(train, "load_mnist", lambda data_dir, device, limit, log=print: tensors())
+
+
+TRAIN = [
+    "train",
+    "--model",
+    "tiny",
+    "--epochs",
+    "2",
+    "--batch-size",
+    "128",
+    "--threads",
+    "1",
+    "--no-workbook",
+]
+
+
+def test_cli_trains_and_saves(tmp_path: Path, fake_mnist: None, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main([*TRAIN, "--out", str(tmp_path)]) == 0
+    (run_dir,) = tmp_path.iterdir()
+    assert (run_dir / "model.pt").is_file()
+    assert f"Run saved in {run_dir}" in capsys.readouterr().out
+
+
+def test_ctrl_c_keeps_finished_epochs_and_prints_the_resume_command(
+    tmp_path: Path, fake_mnist: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    real_test, calls = train.test, []
+
+    def test_then_interrupt(*args, **kw):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real_test(*args, **kw)
+
+    monkeypatch.setattr(train, "test", test_then_interrupt)
+    assert cli.main([*TRAIN, "--epochs", "3", "--out", str(tmp_path)]) == 130
+    (run_dir,) = tmp_path.iterdir()
+    out = capsys.readouterr().out
+    assert f"trainer train --resume {run_dir}" in out
+    assert len(json.loads((run_dir / "log.json").read_text())["epochs"]) == 1
+    assert not (run_dir / "model.pt").exists()
+
+    monkeypatch.setattr(train, "test", real_test)
+    assert cli.main(["train", "--resume", str(run_dir), "--no-workbook"]) == 0
+    assert len(json.loads((run_dir / "log.json").read_text())["epochs"]) == 3
+
+
+def test_a_refused_export_keeps_the_run_and_prints_the_command(
+    tmp_path: Path, fake_mnist: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def refuse(run_dir: Path, workbook: Path) -> None:
+        raise cli.UserError(f"{workbook}: locked by Excel; close it and run the export again")
+
+    monkeypatch.setattr(cli, "export", refuse)
+    book = tmp_path / "book.xlsx"
+    argv = [a for a in TRAIN if a != "--no-workbook"]
+    assert cli.main([*argv, "--out", str(tmp_path / "runs"), "--workbook", str(book)]) == 2
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    captured = capsys.readouterr()
+    assert (
+        captured.err.strip() == f"trainer: error: {book}: locked by Excel; close it and run the export again"
+    )
+    assert f"trainer export --run {run_dir} --workbook {book}" in captured.out
+    assert (run_dir / "model.pt").is_file()
+
+
+def test_twenty_epochs_warns(
+    tmp_path: Path, fake_mnist: None, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    monkeypatch.setattr(train, "fit", lambda *a, **kw: tmp_path)
+    assert cli.main([*TRAIN, "--epochs", "20"]) == 0
+    assert "outside the documents' rule" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("argv", "fragment"),
+    [
+        (["train", "--model", "resnet"], "unknown model 'resnet'"),
+        (["train", "--epochs", "0"], "--epochs must be at least 1"),
+        (["train", "--batch-size", "0"], "--batch-size must be at least 1"),
+        (["train", "--lr", "-1"], "--lr must be a positive number"),
+        (["train", "--limit-train", "0"], "--limit-train must be at least 1"),
+        (["train", "--resume", "no/such/run"], "--resume no/such/run: no such run folder"),
+        (["summary", "--model", "nope"], "unknown model 'nope'"),
+        (["train", "--epochs", "1", "--no-workbook"], "too few for the OneCycle schedule"),
+        (["train", "--epochs", "many"], "invalid int value: 'many'"),
+        (["train", "--device", "tpu"], "invalid choice: 'tpu'"),
+    ],
+)
+def test_bad_options_are_one_line_and_exit_2(
+    argv: list[str], fragment: str, fake_mnist: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    error_lines = [line for line in captured.err.splitlines() if "error:" in line]
+    assert len(error_lines) == 1 and fragment in error_lines[0]
+    assert error_lines[0].startswith("trainer")
+    assert "Traceback" not in captured.err

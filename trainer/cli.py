@@ -1,0 +1,178 @@
+"""`trainer`: the MNIST half of the course.
+
+    trainer data [--data-dir DIR]
+    trainer summary --model NAME
+    trainer train [--model NAME] [--epochs N] [--batch-size N] [--lr X] [--seed N] [--device D]
+                  [--threads N] [--data-dir DIR] [--out DIR] [--limit-train N] [--resume RUN_DIR]
+                  [--workbook PATH | --no-workbook]
+    trainer export --run RUN_DIR [--workbook PATH]
+
+A user's mistake is one line on stderr, `trainer: error: <what to do>`, exit status 2 (argparse's own errors
+have the same status). Ctrl-C during training keeps the last finished epoch and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import config, models
+from .errors import UserError
+
+DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trainer", description="MNIST with a CNN under 20k parameters.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    d = sub.add_parser("data", help="get and verify MNIST (offline when needed)")
+    d.add_argument("--data-dir", type=Path, default=Path("data"))
+
+    s = sub.add_parser("summary", help="print a model's torchinfo table")
+    s.add_argument("--model", default="default", help=f"one of {', '.join(models.MODELS)}")
+
+    t = sub.add_parser("train", help="train a model and save the run")
+    t.add_argument("--model", default="default", help=f"one of {', '.join(models.MODELS)}")
+    t.add_argument("--epochs", type=int, help=f"default {config.Hyper.epochs}")
+    t.add_argument("--batch-size", type=int, help=f"default {config.Hyper.batch_size}")
+    t.add_argument("--lr", type=float, help=f"OneCycle's peak learning rate, default {config.Hyper.lr}")
+    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
+    t.add_argument("--threads", type=int, help=f"CPU threads, default {config.Hyper.threads}")
+    t.add_argument("--data-dir", type=Path, default=Path("data"))
+    t.add_argument("--out", type=Path, default=Path("output/mnist"))
+    t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images only")
+    t.add_argument(
+        "--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last finished epoch"
+    )
+    w = t.add_mutually_exclusive_group()
+    w.add_argument("--workbook", type=Path, default=DEFAULT_WORKBOOK, help="add the run to this workbook")
+    w.add_argument("--no-workbook", action="store_true")
+
+    e = sub.add_parser("export", help="add a finished run to the workbook")
+    e.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
+    e.add_argument("--workbook", type=Path, default=DEFAULT_WORKBOOK)
+    return p
+
+
+def check_model(name: str) -> None:
+    if name not in models.MODELS:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(models.MODELS)}")
+
+
+def check_train_args(args: argparse.Namespace) -> None:
+    check_model(args.model)
+    for option, value, least in (
+        ("--epochs", args.epochs, 1),
+        ("--batch-size", args.batch_size, 1),
+        ("--threads", args.threads, 1),
+        ("--limit-train", args.limit_train, 1),
+    ):
+        if value is not None and value < least:
+            raise UserError(f"{option} must be at least {least}, got {value}")
+    if args.lr is not None and not args.lr > 0:
+        raise UserError(f"--lr must be a positive number, got {args.lr}")
+    if args.resume is not None and not args.resume.is_dir():
+        raise UserError(f"--resume {args.resume}: no such run folder; pass one under output/mnist/")
+
+
+def export(run_dir: Path, workbook: Path) -> None:
+    try:
+        from .export import export_run
+    except ImportError as e:  # the exporter is another module's job; training must not depend on it
+        raise UserError(f"the workbook export is not available in this install ({e})") from None
+    export_run(run_dir, workbook)
+
+
+def export_command(run_dir: Path, workbook: Path) -> str:
+    return shlex.join(["trainer", "export", "--run", str(run_dir), "--workbook", str(workbook)])
+
+
+def run_train(args: argparse.Namespace) -> int:
+    import torch
+
+    from . import train
+
+    check_train_args(args)
+    if args.resume is not None:
+        saved = train.saved_run(args.resume)
+        hp = config.from_log(saved["hyperparameters"])
+        if args.threads is not None:  # speed only (though on a CPU it can move the last bits of sums)
+            hp = dataclasses.replace(hp, threads=args.threads)
+    else:
+        hp = config.for_model(
+            args.model,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            lr=args.lr,
+            threads=args.threads,
+            limit_train=args.limit_train,
+        )
+    if hp.epochs >= config.DOCUMENTS_EPOCH_LIMIT:
+        print(
+            f"trainer: warning: {hp.epochs} epochs is outside the documents' rule "
+            f"(fewer than {config.DOCUMENTS_EPOCH_LIMIT}); running anyway",
+            file=sys.stderr,
+        )
+    torch.set_num_threads(hp.threads)
+    device = train.pick_device(args.device)
+    data = train.load_mnist(args.data_dir, device, hp.limit_train)
+    try:
+        run_dir = train.fit(data, hp, model_name=args.model, seed=args.seed, out=args.out, resume=args.resume)
+    except train.Interrupted as stop:
+        print(f"\nInterrupted; {stop.epochs_done} finished epochs are saved in {stop.run_dir}. Resume with:")
+        resume = ["trainer", "train", "--resume", str(stop.run_dir)]
+        if args.no_workbook:
+            resume.append("--no-workbook")
+        elif args.workbook != DEFAULT_WORKBOOK:
+            resume += ["--workbook", str(args.workbook)]
+        print(f"  {shlex.join(resume)}")
+        return 130
+    if args.no_workbook:
+        return 0
+    try:
+        export(run_dir, args.workbook)
+    except UserError as e:
+        print(f"trainer: error: {e}", file=sys.stderr)
+        print(
+            f"The run is saved; add it to a workbook later with:\n  {export_command(run_dir, args.workbook)}"
+        )
+        return 2
+    print(f"Added the run to {args.workbook}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.command == "data":
+        from . import data
+
+        data.prepare(args.data_dir)
+        return 0
+    if args.command == "summary":
+        from . import train
+
+        check_model(args.model)
+        print(train.summary(models.build(args.model)))
+        return 0
+    if args.command == "train":
+        return run_train(args)
+    export(args.run, args.workbook)
+    print(f"Added {args.run} to {args.workbook}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = parser().parse_args(argv)
+    except SystemExit as e:  # argparse has printed its usage and error
+        return int(e.code or 0)
+    try:
+        return run(args)
+    except UserError as e:
+        print(f"trainer: error: {e}", file=sys.stderr)
+        return 2

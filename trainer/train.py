@@ -1,0 +1,358 @@
+"""The training loop, in the shape of PyTorch's examples/mnist/main.py: `train()` one epoch, `test()` one
+pass, and `fit()` around them, which owns the run folder, the checkpoints and resuming.
+
+The whole data set lives on the model's device as normalized float tensors (converted once); batches are
+index slices of a seeded permutation; augmentation runs on whole batches. After every epoch `checkpoint.pt`
+and `log.json` are replaced atomically, so a killed run resumes from its last finished epoch and, on a CPU
+with the same seed, ends with exactly the weights an uninterrupted run would have.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+import torchinfo
+from torch import nn
+from tqdm import tqdm
+
+from . import augment, config, models
+from .errors import UserError
+
+LOG = "log.json"
+CHECKPOINT = "checkpoint.pt"
+FINAL = "model.pt"
+SUMMARY = "summary.txt"
+TARGET_ACC = 99.40  # the documents' goal, in percent
+
+
+@dataclass
+class Tensors:
+    """Normalized images [N, 1, 28, 28] float32 and int64 labels, already on the training device."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+
+
+def to_tensors(
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    test_x: torch.Tensor,
+    test_y: torch.Tensor,
+    device: torch.device,
+    limit_train: int | None = None,
+) -> Tensors:
+    """uint8 [N, 28, 28] images to normalized float, once, on `device`; `limit_train` keeps the first N."""
+
+    def images(x: torch.Tensor) -> torch.Tensor:
+        return ((x.to(device).float().div_(255) - config.MEAN) / config.STD).unsqueeze(1).contiguous()
+
+    if limit_train is not None:
+        train_x, train_y = train_x[:limit_train], train_y[:limit_train]
+    return Tensors(images(train_x), train_y.to(device), images(test_x), test_y.to(device))
+
+
+def load_mnist(
+    data_dir: Path, device: torch.device, limit_train: int | None, log: Callable[[str], None] = print
+) -> Tensors:
+    from . import data  # torchvision's import is slow; only training needs it
+
+    mnist = data.load(data_dir, log)
+    return to_tensors(mnist.train_x, mnist.train_y, mnist.test_x, mnist.test_y, device, limit_train)
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": torch.backends.mps.is_available()}
+    if not available[name]:
+        raise UserError(f"--device {name} is not available on this machine; use --device auto or cpu")
+    return torch.device(name)
+
+
+@dataclass
+class State:
+    """Everything an epoch changes, so that a checkpoint can restore it exactly."""
+
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    shuffle: torch.Generator  # on the CPU: permutations are made there and moved
+    augment: torch.Generator  # on the model's device
+    log: dict = field(default_factory=dict)
+
+    def checkpoint(self) -> dict:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+            "shuffle_rng": self.shuffle.get_state(),
+            "augment_rng": self.augment.get_state(),
+            "epoch": len(self.log["epochs"]),
+            "log": self.log,
+        }
+
+    def restore(self, saved: dict) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["torch_rng"])
+        if saved["cuda_rng"] is not None and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(saved["cuda_rng"])
+        self.shuffle.set_state(saved["shuffle_rng"])
+        self.augment.set_state(saved["augment_rng"])
+        self.log = saved["log"]
+
+
+def steps_per_epoch(n: int, batch_size: int) -> int:
+    return math.ceil(n / batch_size)  # the last, smaller batch is kept, as a DataLoader does
+
+
+def make_state(name: str, hp: config.Hyper, seed: int, device: torch.device, steps_per_epoch: int) -> State:
+    total = hp.epochs * steps_per_epoch
+    if total * hp.pct_start <= 1:  # OneCycleLR divides by the warm-up's length in steps
+        raise UserError(
+            f"{total} training steps are too few for the OneCycle schedule; "
+            "raise --epochs or --limit-train, or lower --batch-size"
+        )
+    torch.manual_seed(seed)
+    model = models.build(name).to(device)
+    optimizer = torch.optim.SGD(
+        model.parameters(),
+        lr=hp.lr,
+        momentum=hp.momentum,
+        nesterov=hp.nesterov,
+        weight_decay=hp.weight_decay,
+    )
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=hp.lr, epochs=hp.epochs, steps_per_epoch=steps_per_epoch, pct_start=hp.pct_start
+    )
+    shuffle = torch.Generator().manual_seed(seed)
+    aug = torch.Generator(device=device).manual_seed(seed + 1)
+    return State(model, optimizer, scheduler, shuffle, aug)
+
+
+def train(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> tuple[float, float]:
+    """One epoch over a fresh permutation; returns (mean loss, accuracy %)."""
+    model, device = state.model, data.train_x.device
+    model.train()
+    n = len(data.train_y)
+    order = torch.randperm(n, generator=state.shuffle).to(device, non_blocking=True)
+    batches = steps_per_epoch(n, hp.batch_size)
+    loss_sum = torch.zeros((), device=device)
+    correct = torch.zeros((), dtype=torch.long, device=device)
+    background = -config.MEAN / config.STD
+    bar = tqdm(range(batches), leave=True, file=sys.stdout, dynamic_ncols=True)
+    for batch_id in bar:
+        index = order[batch_id * hp.batch_size : (batch_id + 1) * hp.batch_size]
+        x, y = data.train_x[index], data.train_y[index]
+        if hp.augments:
+            x = augment.affine(x, hp.degrees, hp.shift_px, state.augment, background)
+        state.optimizer.zero_grad(set_to_none=True)
+        output = model(x)
+        loss = F.cross_entropy(output, y, label_smoothing=hp.label_smoothing)
+        loss.backward()
+        state.optimizer.step()
+        state.scheduler.step()
+        loss_sum += loss.detach() * len(y)
+        correct += (output.argmax(1) == y).sum()
+        # .item() waits for the device; on a GPU, asking every batch would serialize the loop.
+        if device.type == "cpu" or batch_id % 20 == 0 or batch_id == batches - 1:
+            bar.set_description(f"loss={loss.item()} batch_id={batch_id}", refresh=False)
+    return loss_sum.item() / n, 100.0 * correct.item() / n
+
+
+@torch.no_grad()
+def test(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int) -> tuple[float, int]:
+    """(mean loss, number correct) over the test set, printed the documents' way."""
+    model.eval()
+    loss_sum = torch.zeros((), device=x.device)
+    correct = torch.zeros((), dtype=torch.long, device=x.device)
+    for start in range(0, len(y), batch_size):
+        output = model(x[start : start + batch_size])
+        target = y[start : start + batch_size]
+        loss_sum += F.nll_loss(output, target, reduction="sum")
+        correct += (output.argmax(1) == target).sum()
+    loss, right = loss_sum.item() / len(y), int(correct.item())
+    print(f"Test set: Average loss: {loss:.4f}, Accuracy: {right}/{len(y)} ({100.0 * right / len(y):.2f}%)")
+    return loss, right
+
+
+def summary(model: nn.Module, device: torch.device | str = "cpu") -> torchinfo.ModelStatistics:
+    # A forward pass through Dropout draws random numbers: keep them out of the seeded sequence.
+    with torch.random.fork_rng(devices=[]):
+        return torchinfo.summary(
+            model,
+            input_size=(1, 1, 28, 28),
+            col_names=("output_size", "num_params"),
+            device=device,
+            verbose=0,
+        )
+
+
+def layer_table(stats: torchinfo.ModelStatistics) -> list[dict]:
+    """The leaf layers of the summary as log.json records them, with the batch dimension written -1."""
+    return [
+        {
+            "layer": f"{layer.class_name}: {layer.depth}-{layer.depth_index}",
+            "output_shape": [-1, *layer.output_size[1:]],
+            "params": layer.num_params,
+        }
+        for layer in stats.summary_list
+        if layer.is_leaf_layer
+    ]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
+
+
+def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
+    """Writes through a temporary file beside `path` and renames it over, so readers never see half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
+
+
+def save_epoch(run_dir: Path, state: State) -> None:
+    write_atomic(run_dir / CHECKPOINT, lambda p: torch.save(state.checkpoint(), p))
+    write_atomic(run_dir / LOG, lambda p: p.write_text(json.dumps(state.log, indent=2) + "\n"))
+
+
+def new_run_dir(out: Path, model: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir, n = out / f"{model}-{stamp}", 1
+    while run_dir.exists():  # two runs in one second (tests, scripts)
+        run_dir, n = out / f"{model}-{stamp}-{n}", n + 1
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+def first_at_target(epochs: list[dict]) -> tuple[int | None, float | None]:
+    """The first epoch at >= 99.40% and the seconds of training (train + test passes) it took to get there."""
+    seconds = 0.0
+    for row in epochs:
+        seconds += row["seconds"]
+        if row["test_acc"] >= TARGET_ACC:
+            return row["epoch"], seconds
+    return None, None
+
+
+def run_epoch(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> dict:
+    """One training pass and one test pass; the row log.json records for it."""
+    start = time.perf_counter()
+    train_loss, train_acc = train(state, data, hp, epoch)
+    test_loss, correct = test(state.model, data.test_x, data.test_y, hp.test_batch_size)
+    return {
+        "epoch": epoch,
+        "train_loss": train_loss,
+        "train_acc": train_acc,
+        "test_loss": test_loss,
+        "test_correct": correct,
+        "test_acc": 100.0 * correct / len(data.test_y),
+        "lr": state.scheduler.get_last_lr()[0],  # where the schedule stands at the end of the epoch
+        "seconds": round(time.perf_counter() - start, 3),
+    }
+
+
+class Interrupted(Exception):
+    """Ctrl-C during training, raised once the last finished epoch is safely on disk."""
+
+    def __init__(self, run_dir: Path, epochs_done: int) -> None:
+        super().__init__(f"interrupted after {epochs_done} finished epochs")
+        self.run_dir, self.epochs_done = run_dir, epochs_done
+
+
+def saved_run(run_dir: Path) -> dict:
+    """The log stored with a run's last checkpoint: model, seed, hyperparameters, finished epochs."""
+    path = run_dir / CHECKPOINT
+    if not path.is_file():
+        raise UserError(f"{path} not found: --resume needs a run folder written by `trainer train`")
+    return torch.load(path, map_location="cpu", weights_only=False)["log"]
+
+
+def fit(
+    data: Tensors,
+    hp: config.Hyper,
+    *,
+    model_name: str = "default",
+    seed: int = 1,
+    out: Path = Path("output/mnist"),
+    resume: Path | None = None,
+    stop_after: int | None = None,
+) -> Path:
+    """Trains (or resumes) a run and returns its folder. `stop_after` ends early after that many epochs
+    *without* finishing the run, as a kill would: only tests use it. Ctrl-C raises `Interrupted`
+    once the last finished epoch is safely on disk; the CLI turns it into the resume message."""
+    device = data.train_x.device
+    steps = steps_per_epoch(len(data.train_y), hp.batch_size)
+    if resume is not None:
+        run_dir = resume
+        saved = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
+        model_name, seed = saved["log"]["model"], saved["log"]["seed"]
+    state = make_state(model_name, hp, seed, device, steps)
+    stats = summary(state.model, device)
+    print(stats)
+    if resume is None:
+        run_dir = new_run_dir(out, model_name)
+        state.log = {
+            "model": model_name,
+            "params": models.param_count(state.model),
+            "seed": seed,
+            "device": str(device),
+            "torch_version": torch.__version__,
+            "started_at": now(),
+            "finished_at": None,
+            "hyperparameters": hp.describe(),
+            "layers": layer_table(stats),
+            "epochs": [],
+            "best_test_acc": None,
+            "best_epoch": None,
+        }
+        (run_dir / SUMMARY).write_text(str(stats) + "\n")
+        save_epoch(run_dir, state)  # epoch 0: a run killed during its first epoch can resume too
+    else:
+        state.restore(saved)
+        print(f"Resuming {run_dir} after epoch {saved['epoch']}")
+
+    saved_epochs = len(state.log["epochs"])
+    try:
+        for epoch in range(saved_epochs + 1, hp.epochs + 1):
+            if stop_after is not None and epoch > stop_after:
+                return run_dir
+            state.log["epochs"].append(run_epoch(state, data, hp, epoch))
+            best = max(state.log["epochs"], key=lambda row: row["test_acc"])  # the first of equals
+            state.log["best_test_acc"], state.log["best_epoch"] = best["test_acc"], best["epoch"]
+            save_epoch(run_dir, state)
+            saved_epochs = epoch
+    except KeyboardInterrupt:
+        raise Interrupted(run_dir, saved_epochs) from None
+
+    state.log["finished_at"] = now()
+    save_epoch(run_dir, state)
+    write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
+    first, seconds = first_at_target(state.log["epochs"])
+    print(f"Best test accuracy: {state.log['best_test_acc']:.2f}% at epoch {state.log['best_epoch']}")
+    if first is not None:
+        print(f"First epoch at >= {TARGET_ACC:.2f}%: {first}, after {seconds:.1f} s of training")
+    else:
+        print(f"No epoch reached {TARGET_ACC:.2f}%")
+    print(f"Run saved in {run_dir}")
+    return run_dir
