@@ -12,6 +12,8 @@ Evidence (bench/NOTES.md has the commands, every epoch and the load): 2-core AMD
 
 from dataclasses import asdict, dataclass, replace
 
+import torch
+
 # MNIST's own pixel statistics over the training set (the documents' Normalize((0.1307,), (0.3081,))).
 MEAN = 0.1307
 STD = 0.3081
@@ -31,7 +33,9 @@ class Hyper:
     label_smoothing: float = 0.0
     degrees: float = 5.0  # augmentation: rotation U(-5, 5) degrees ...
     shift_px: float = 1.0  # ... and shift U(-1, 1) pixels per axis, per sample
-    threads: int = 1  # 2 threads: 1.6x faster on an idle 2-core machine, 10x slower on a busy one (NOTES)
+    # torch's default, the physical cores: on an idle 2-core machine 2 threads are 1.6x faster than 1; on a
+    # machine busy with other jobs, spinning OpenMP threads can be 10x slower: pass --threads 1 there (NOTES).
+    threads: int = torch.get_num_threads()
     test_batch_size: int = 1000
     limit_train: int | None = None
 
