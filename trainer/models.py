@@ -23,38 +23,32 @@ class Net(nn.Sequential):
         return F.log_softmax(super().forward(x).flatten(1), dim=1)
 
 
-def default() -> nn.Module:
-    """Two thin convs at full resolution (8 and 12 channels: on a CPU the 26x26 maps cost the most time,
-    in memory-bound BatchNorm/ReLU/pooling), then the width where the maps are small, a 1x1 head and global
-    average pooling. Pooling after a single conv was 1.8x faster but stuck at 99.3% (bench/NOTES.md)."""
+def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 0.05) -> nn.Module:
+    """Two thin convs at full resolution (on a CPU the 26x26 maps cost the most time, in memory-bound
+    BatchNorm/ReLU/pooling), then the width where the maps are small, a 1x1 head and global average pooling.
+    Pooling after a single conv was 1.8x faster but stuck at 99.3% (bench/NOTES.md)."""
     return Net(
-        *conv_bn(1, 8),  # 26
-        *conv_bn(8, 12),  # 24
+        *conv_bn(1, c1),  # 26
+        *conv_bn(c1, c2),  # 24
         nn.MaxPool2d(2),  # 12
-        *conv_bn(12, 24),  # 10
-        *conv_bn(24, 32),  # 8
+        *conv_bn(c2, c3),  # 10
+        *conv_bn(c3, c4),  # 8
         nn.MaxPool2d(2),  # 4
-        nn.Dropout(0.05),
-        *conv_bn(32, 24, padding=1),  # 4
-        nn.Conv2d(24, 10, 1),
+        nn.Dropout(dropout),
+        *conv_bn(c4, c5, padding=1),  # 4
+        nn.Conv2d(c5, 10, 1),
         nn.AdaptiveAvgPool2d(1),
     )
+
+
+def default() -> nn.Module:
+    """17,802 parameters."""
+    return thin_wide_gap(8, 12, 24, 32, 24)
 
 
 def tiny() -> nn.Module:
     """The default's shape with narrower layers: under 8,000 parameters."""
-    return Net(
-        *conv_bn(1, 8),  # 26
-        *conv_bn(8, 10),  # 24
-        nn.MaxPool2d(2),  # 12
-        *conv_bn(10, 16),  # 10
-        *conv_bn(16, 16),  # 8
-        nn.MaxPool2d(2),  # 4
-        nn.Dropout(0.05),
-        *conv_bn(16, 20, padding=1),  # 4
-        nn.Conv2d(20, 10, 1),
-        nn.AdaptiveAvgPool2d(1),
-    )
+    return thin_wide_gap(8, 10, 16, 16, 20)
 
 
 class Seed001(nn.Module):
