@@ -24,6 +24,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
+import openpyxl
+
+from . import layout
 from .cli import generate
 from .config import Config, Training
 
@@ -132,10 +135,24 @@ def _measure(case: str, out: Path) -> dict[str, float]:
     return result
 
 
-def _recalc_seconds(src: Path, workdir: Path) -> float:
+def _recalc(src: Path, workdir: Path) -> tuple[float, Path]:
+    """Seconds LibreOffice took to load, recalculate and save `src`, and the file it wrote."""
     start = time.perf_counter()
-    libreoffice_recalc(src, workdir)
-    return time.perf_counter() - start
+    out = libreoffice_recalc(src, workdir)
+    return time.perf_counter() - start, out
+
+
+def check_status(recalculated: Path) -> tuple[str, float]:
+    """The Check sheet's status and largest relative difference, as the spreadsheet engine computed them."""
+    wanted = [layout.CHECK_CELLS[layout.CHECK_STATUS], layout.CHECK_CELLS[layout.CHECK_MAX_REL_DIFF]]
+    book = openpyxl.load_workbook(recalculated, read_only=True, data_only=True)
+    try:
+        last = max(row for row, _ in wanted)
+        rows = list(book[layout.CHECK].iter_rows(min_row=1, max_row=last + 1, values_only=True))
+    finally:
+        book.close()
+    status, max_rel = (rows[row][col] for row, col in wanted)
+    return status, max_rel
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -157,8 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             # The first start builds the profile; time it on a tiny file so it is not charged to a case.
             tiny = tmp / "startup.xlsx"
             generate(Config(training=Training(learning_rates=(1.0,), iterations=1)), tiny)
-            print(f"LibreOffice start-up (1-iteration file, new profile): {_recalc_seconds(tiny, tmp):.1f} s")
-            print(f"LibreOffice start-up (same, warm profile):            {_recalc_seconds(tiny, tmp):.1f} s")
+            print(f"LibreOffice start-up (1-iteration file, new profile): {_recalc(tiny, tmp)[0]:.1f} s")
+            print(f"LibreOffice start-up (same, warm profile):            {_recalc(tiny, tmp)[0]:.1f} s")
         for case in args.cases:
             t = CASES[case].training
             out = tmp / f"{case}.xlsx"
@@ -170,7 +187,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"peak {r['peak_rss_mib']:.0f} MiB, file {r['size_mib']:.2f} MiB"
             )
             if use_lo:
-                line += f", LibreOffice load+recalc+save {_recalc_seconds(out, tmp):.1f} s"
+                seconds, recalculated = _recalc(out, tmp)
+                status, max_rel = check_status(recalculated)
+                line += f", LibreOffice load+recalc+save {seconds:.1f} s"
+                line += f", its Check sheet: {status} (largest relative difference {max_rel:.2g})"
             print(f"{line}; {_verdict(case, r['generate_s'], r['peak_rss_mib'])}", flush=True)
     if not use_lo and not args.no_libreoffice:
         print("LibreOffice (soffice) not found: recalculation time not measured")

@@ -291,3 +291,18 @@ def test_formulas_engine_finds_no_error_value(name: str, formulas_values: dict[s
 
     errors = {k: v for k, v in formulas_values[name].values.items() if isinstance(v, XlError)}
     assert errors == {}
+
+
+@pytest.mark.libreoffice
+@pytest.mark.parametrize("name", ["plain", "edited"])
+def test_bench_reads_the_check_status_libreoffice_computed(
+    name: str, libreoffice_books: dict[str, Path]
+) -> None:
+    # `python -m excelgen.bench` reports this for its large case; it must read the very cells the sheet names.
+    from excelgen.bench import check_status
+
+    values = OpenpyxlValues(libreoffice_books[name])
+    status, max_rel = check_status(libreoffice_books[name])
+    assert status == values.named(layout.CHECK_STATUS)
+    assert max_rel == values.named(layout.CHECK_MAX_REL_DIFF)
+    assert (status == "PASS") == (name == "plain")
