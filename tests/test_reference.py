@@ -200,3 +200,22 @@ def test_rel_diff() -> None:
     assert ref.rel_diff(3.6e-30, 2.2e-30, ref.E_TOTAL_FLOOR) < ref.TOLERANCE
     assert ref.rel_diff(3.6e-30, 2.2e-30) > 0.3
     assert ref.rel_diff(1e-12, 1.1e-12, ref.E_TOTAL_FLOOR) == pytest.approx(0.1 / 1.1)
+
+
+def test_the_course_sheets_slip_is_what_the_readme_says() -> None:
+    # The circulating course sheet uses a_h1*(1-a_h1) in dE/dw3 and dE/dw4 where a_h2*(1-a_h2) belongs. The
+    # README quotes how far its losses drift from the true ones: this reproduces that figure.
+    def course_sheet(point: dict) -> dict:
+        row = ref.evaluate(point)
+        d_o1 = (row["a_o1"] - point["t1"]) * row["a_o1"] * (1 - row["a_o1"])
+        d_o2 = (row["a_o2"] - point["t2"]) * row["a_o2"] * (1 - row["a_o2"])
+        slip = (d_o1 * point["w6"] + d_o2 * point["w8"]) * row["a_h1"] * (1 - row["a_h1"])
+        return row | {"dE/dw3": slip * point["i1"], "dE/dw4": slip * point["i2"]}
+
+    point, losses = ref.initial_point(Network()), []
+    for _ in range(69):
+        row = course_sheet(point)
+        losses.append(row["E_total"])
+        point = {k: v - 1.0 * row[f"dE/d{k}"] if k in WEIGHTS else v for k, v in point.items()}
+    drift = ref.rel_diff(np.array(losses), ref.trajectory(Network(), 1.0, 68)["E_total"]).max()
+    assert 4e-7 < drift < 5e-7, drift
