@@ -13,12 +13,13 @@ import argparse
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from . import config as cfg
 from . import layout
-from .reference import run_all
 from .workbook import write_workbook
 
 DEFAULT_OUT = Path("output/backprop.xlsx")
@@ -51,8 +52,9 @@ def _file_mode(out: Path) -> int:
     return 0o666 & ~umask
 
 
-def generate(config: cfg.Config, out: Path) -> None:
+def generate(config: cfg.Config, out: Path) -> dict[float, dict[str, np.ndarray]]:
     """Write the workbook to `out` atomically: a temporary file in the same folder, fsync, os.replace.
+    Returns the reference runs whose values the workbook caches.
 
     On any failure the temporary file is removed and an existing `out` is untouched. OSError is turned into
     a ConfigError naming the output path.
@@ -66,7 +68,7 @@ def generate(config: cfg.Config, out: Path) -> None:
     os.close(fd)
     tmp = Path(tmp_name)
     try:
-        write_workbook(config, tmp)
+        runs = write_workbook(config, tmp)
         with open(tmp, "rb+") as f:
             os.fsync(f.fileno())
         os.chmod(tmp, _file_mode(out))
@@ -77,6 +79,7 @@ def generate(config: cfg.Config, out: Path) -> None:
             raise _cannot_write(out, exc) from None
         raise
     _fsync_folder(out.parent)
+    return runs
 
 
 def _cannot_write(out: Path, exc: OSError) -> cfg.ConfigError:
@@ -97,10 +100,10 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def summary(config: cfg.Config, out: Path) -> str:
+def summary(config: cfg.Config, out: Path, runs: Mapping[float, Mapping[str, np.ndarray]]) -> str:
     """What a user wants to see after a run: where it went, what is in it, where each rate ended up."""
     t = config.training
-    finals = {lr: run["E_total"][-1] for lr, run in run_all(config).items()}
+    finals = {lr: run["E_total"][-1] for lr, run in runs.items()}
     width = max(len(f"{lr:g}") for lr in t.learning_rates)
     lines = [
         f"wrote {out}",
@@ -137,9 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = build_config(args)
-        generate(config, args.out)
+        runs = generate(config, args.out)
     except cfg.ConfigError as exc:
         print(f"excelgen: error: {exc}", file=sys.stderr)
         return 2
-    print(summary(config, args.out))
+    print(summary(config, args.out, runs))
     return 0

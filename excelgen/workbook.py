@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
@@ -29,8 +30,9 @@ from .sweep import write_sweep
 _ZIP64_TABLE_ROWS = 500_000
 
 
-def write_workbook(config: Config, path: Path) -> None:
-    """Write the .xlsx for `config` at `path` (the caller makes that atomic)."""
+def write_workbook(config: Config, path: Path) -> dict[float, dict[str, np.ndarray]]:
+    """Write the .xlsx for `config` at `path` (the caller makes that atomic); returns the reference runs
+    (reference.run_all) whose values it cached, so that callers need not compute them again."""
     runs = run_all(config)
     backprop_run = runs[layout.backprop_lr(config)]
     book = Workbook(str(path), {"constant_memory": True})
@@ -70,3 +72,4 @@ def write_workbook(config: Config, path: Path) -> None:
     except FileCreateError as exc:  # the OSError underneath, for the caller's one-line message
         cause = exc.args[0] if exc.args else exc
         raise cause if isinstance(cause, OSError) else OSError(str(exc)) from exc
+    return runs
