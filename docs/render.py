@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
-from excelgen.bench import RECALC_PROFILE, soffice
 from excelgen.layout import SWEEP
+from excelgen.libreoffice import PDF, convert, soffice
 from trainer.export import MNIST_SHEET
 from trainer.xlsx_parts import Package, PackageError
 
@@ -37,29 +37,14 @@ def print_copy(workbook: Path, sheet: str, out: Path) -> None:
 
 
 def to_pdf(sources: list[Path], workdir: Path) -> list[Path]:
-    exe = soffice()
-    if exe is None:
+    if soffice() is None:
         raise SystemExit(
             "render: LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
         )
-    profile = workdir / "lo-profile"
-    (profile / "user").mkdir(parents=True, exist_ok=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_PROFILE, encoding="utf-8")
-    cmd = [
-        exe,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--norestore",
-        "--convert-to",
-        "pdf",
-    ]
-    done = subprocess.run(
-        [*cmd, "--outdir", str(workdir), *map(str, sources)], capture_output=True, text=True
-    )
-    missing = [s.name for s in sources if not (workdir / f"{s.stem}.pdf").exists()]
-    if done.returncode != 0 or missing:
-        raise SystemExit(f"render: LibreOffice did not print {missing or sources}: {done.stderr.strip()}")
-    return [workdir / f"{s.stem}.pdf" for s in sources]
+    try:
+        return convert(sources, workdir, workdir, PDF)
+    except RuntimeError as e:
+        raise SystemExit(f"render: {e}") from None
 
 
 def to_png(pdf: Path, out: Path) -> None:

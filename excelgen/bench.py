@@ -6,8 +6,7 @@ and its peak resident memory (``ru_maxrss`` of that process, so the interpreter 
 are included: it is what a user's `excelgen` run needs). The parent then reports the file size and
 LibreOffice's time to open, fully recalculate and save the file headless, its start-up included.
 
-This module also holds the LibreOffice driver the tests use (tests/spreadsheet.py), so that exactly one
-place knows how to make LibreOffice recalculate an .xlsx on load.
+LibreOffice is driven by excelgen/libreoffice.py, as in the tests.
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import argparse
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,69 +27,7 @@ import openpyxl
 from . import layout
 from .cli import generate
 from .config import Config, Training
-
-# LibreOffice keeps an .xlsx file's cached values on load unless told otherwise; 0 means "always recalculate".
-RECALC_PROFILE = """<?xml version="1.0" encoding="UTF-8"?>
-<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema"
- xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
-<item oor:path="/org.openoffice.Office.Calc/Formula/Load"><prop oor:name="OOXMLRecalcMode" oor:op="fuse">
-<value>0</value></prop></item>
-</oor:items>
-"""
-
-
-def soffice() -> str | None:
-    """The LibreOffice executable on PATH, or None."""
-    return shutil.which("soffice") or shutil.which("libreoffice")
-
-
-def libreoffice_recalc_many(srcs: Sequence[Path], workdir: Path, timeout: float = 600) -> list[Path]:
-    """Open each .xlsx in headless LibreOffice, recalculate every formula, save as .xlsx under `workdir`.
-
-    One LibreOffice start serves all files. The profile is a throwaway one in `workdir` (so runs in parallel
-    never share a profile lock) whose only setting is "always recalculate on load". Returns the new paths,
-    in the order of `srcs`; raises RuntimeError when LibreOffice is missing or a file did not come out.
-    """
-    exe = soffice()
-    if exe is None:
-        raise RuntimeError("LibreOffice (soffice) is not on PATH; install libreoffice-calc-nogui")
-    workdir = Path(workdir).resolve()
-    profile = workdir / "lo-profile"
-    (profile / "user").mkdir(parents=True, exist_ok=True)
-    (profile / "user" / "registrymodifications.xcu").write_text(RECALC_PROFILE, encoding="utf-8")
-    outdir = workdir / "recalculated"
-    outdir.mkdir(exist_ok=True)
-    srcs = [Path(s).resolve() for s in srcs]
-    outs = [outdir / f"{s.stem}.xlsx" for s in srcs]
-    if len(set(outs)) != len(outs):
-        raise ValueError(f"two sources share a file name: {[s.name for s in srcs]}")
-    for out in outs:
-        out.unlink(missing_ok=True)
-    cmd = [
-        exe,
-        f"-env:UserInstallation={profile.as_uri()}",
-        "--headless",
-        "--norestore",
-        "--nologo",
-        "--convert-to",
-        "xlsx:Calc MS Excel 2007 XML",
-        "--outdir",
-        str(outdir),
-        *map(str, srcs),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-    missing = [str(s) for s, out in zip(srcs, outs, strict=True) if not out.exists()]
-    if proc.returncode != 0 or missing:
-        raise RuntimeError(
-            f"LibreOffice failed (exit {proc.returncode}) on {missing or srcs}:\n{proc.stdout}{proc.stderr}"
-        )
-    return outs
-
-
-def libreoffice_recalc(src: Path, workdir: Path, timeout: float = 600) -> Path:
-    """Recalculate one .xlsx in headless LibreOffice; see libreoffice_recalc_many."""
-    return libreoffice_recalc_many([src], workdir, timeout)[0]
-
+from .libreoffice import recalc, soffice
 
 # The documents' six rates plus the plateau one: the "10,000 iterations x 7 rates" case of the issue.
 CASES = {
@@ -138,7 +74,7 @@ def _measure(case: str, out: Path) -> dict[str, float]:
 def _recalc(src: Path, workdir: Path) -> tuple[float, Path]:
     """Seconds LibreOffice took to load, recalculate and save `src`, and the file it wrote."""
     start = time.perf_counter()
-    out = libreoffice_recalc(src, workdir)
+    out = recalc(src, workdir)
     return time.perf_counter() - start, out
 
 
