@@ -8,7 +8,6 @@ from __future__ import annotations
 import io
 import json
 import math
-import os
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import xlsxwriter
 
 from . import xlsx_parts
 from .errors import UserError
+from .files import write_atomic
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
 MNIST_SHEET = "MNIST"
@@ -357,17 +357,5 @@ def _generate_default(workbook: Path) -> None:
 
 def _replace(path: Path, data: bytes, previous: bytes) -> None:
     """path gets data atomically; the previous bytes stay as <name>.bak.xlsx."""
-    _write_atomically(path.with_name(path.stem + ".bak.xlsx"), previous)
-    _write_atomically(path, data)
-
-
-def _write_atomically(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path.with_name(path.stem + ".bak.xlsx"), lambda p: p.write_bytes(previous))
+    write_atomic(path, lambda p: p.write_bytes(data))

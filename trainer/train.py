@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from tqdm import tqdm
 
 from . import augment, config, models
 from .errors import UserError
+from .files import write_atomic
 
 LOG = "log.json"
 CHECKPOINT = "checkpoint.pt"
@@ -222,13 +222,6 @@ def layer_table(stats: torchinfo.ModelStatistics) -> list[dict]:
 
 def now() -> str:
     return datetime.now(timezone.utc).astimezone().isoformat(timespec="seconds")
-
-
-def write_atomic(path: Path, write: Callable[[Path], None]) -> None:
-    """Writes through a temporary file beside `path` and renames it over, so readers never see half a file."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    write(tmp)
-    os.replace(tmp, path)
 
 
 def save_epoch(run_dir: Path, state: State) -> None:
