@@ -2,49 +2,64 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed
 CONFIG ?= templates/default.toml
 OUT    ?= output/backprop.xlsx
 
+# What each target installs: the workbook needs only the core (numpy, openpyxl, xlsxwriter); training adds
+# the `train` extra (PyTorch and friends); the tests need everything. Each stamp re-installs only when
+# pyproject.toml changes, so a target stays quick after its first run.
+CORE  := $(VENV)/.installed-core
+TRAIN := $(VENV)/.installed-train
+DEV   := $(VENV)/.installed-dev
+
 .PHONY: setup workbook extreme test lint format data train bench clean
 
-setup: $(STAMP)
+setup: $(CORE)
 
-# Re-installs only when pyproject.toml changes, so `make workbook` stays quick after the first run.
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+
+$(CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-workbook: setup
+$(TRAIN): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+	touch $@ $(CORE)
+
+$(DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[train,dev]'
+	touch $@ $(TRAIN) $(CORE)
+
+workbook: $(CORE)
 	$(BIN)/excelgen --config $(CONFIG) --out $(OUT)
 
-extreme: setup
+extreme: $(CORE)
 	$(BIN)/excelgen --config templates/extreme.toml --out output/backprop-extreme.xlsx
 
-test: setup
+test: $(DEV)
 	$(BIN)/python -m pytest
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-lint: setup
+lint: $(DEV)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: setup
+format: $(DEV)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-data: setup
+data: $(TRAIN)
 	$(BIN)/trainer data
 
 # Data (offline when needed), the default model, and its results as an MNIST sheet in the workbook.
-train: setup
+train: $(TRAIN)
 	$(BIN)/trainer data
 	$(BIN)/trainer train --workbook $(OUT)
 
-bench: setup
+bench: $(TRAIN)
 	$(BIN)/python -m excelgen.bench
 	$(BIN)/python -m trainer.bench
 

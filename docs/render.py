@@ -21,8 +21,8 @@ from PIL import Image, ImageChops
 
 from excelgen.layout import SWEEP
 from excelgen.libreoffice import PDF, convert, soffice
+from excelgen.package import Package, PackageError
 from trainer.export import MNIST_SHEET
-from trainer.xlsx_parts import Package, PackageError
 
 PICTURES = {"lr_sweep.png": SWEEP, "mnist.png": MNIST_SHEET}
 DPI = 110

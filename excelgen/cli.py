@@ -3,104 +3,81 @@
     excelgen [--config PATH] [--out PATH] [--lr X ...] [--iterations N]
 
 A user's mistake is one line on stderr, ``excelgen: error: <file>: <key>: <what is wrong>``, exit status 2,
-and an existing output file left byte-identical: the workbook is written to a temporary file beside it and
-renamed over it only once complete.
+and an existing output file left byte-identical. Writing goes through writer.update_workbook (locked, atomic,
+a backup kept). Over an existing workbook only excelgen's own sheets are replaced: the trainer's MNIST and
+Runs sheets and any sheet a user added stay as they are. Ctrl-C exits 130 and leaves nothing behind.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-
 from . import config as cfg
-from . import layout
-from .workbook import write_workbook
+from . import console, layout, reference, writer
+from .package import Package
+from .workbook import OWNER, Runs, write_workbook
 
 DEFAULT_OUT = Path("output/backprop.xlsx")
 
 
-def check_out(out: Path) -> None:
-    """Refuse an output path before any work is done, so the message names the real problem."""
-    source = str(out)
-    if out.suffix.lower() != ".xlsx":
-        raise cfg.ConfigError(source, "--out", "the name must end in .xlsx")
-    if out.is_dir():
-        raise cfg.ConfigError(source, "--out", "is a directory; give a file name ending in .xlsx")
-    folder = out.parent
-    if not folder.exists():
-        raise cfg.ConfigError(source, "--out", f"folder {str(folder)!r} does not exist; create it first")
-    if not folder.is_dir():
-        raise cfg.ConfigError(source, "--out", f"{str(folder)!r} is a file, not a folder")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise cfg.ConfigError(source, "--out", f"folder {str(folder)!r} is not writable")
-    if out.exists() and not os.access(out, os.W_OK):
-        raise cfg.ConfigError(source, "--out", "the file is read-only")
+def excelgen_sheets(book: Package) -> list[str]:
+    """The sheets of `book` that excelgen wrote. Workbooks written before excelgen recorded its sheets are
+    known by the note excelgen wrote in their properties; in those its sheets are the ones with its names."""
+    return writer.owned_sheets(book, OWNER, legacy=_legacy_sheets)
 
 
-def _file_mode(out: Path) -> int:
-    # mkstemp makes 0600 files; the result should look like any file the user writes (or keep the old mode).
-    if out.exists():
-        return out.stat().st_mode & 0o777
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
+def _legacy_sheets(book: Package) -> list[str]:
+    if not book.core_properties().get("description", "").startswith(layout.WRITTEN_BY):
+        return []
+    return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
 
 
-def generate(config: cfg.Config, out: Path) -> dict[float, dict[str, np.ndarray]]:
-    """Write the workbook to `out` atomically: a temporary file in the same folder, fsync, os.replace.
-    Returns the reference runs whose values the workbook caches.
-
-    On any failure the temporary file is removed and an existing `out` is untouched. OSError is turned into
-    a ConfigError naming the output path.
+def generate(config: cfg.Config, out: Path) -> Runs:
+    """Write the workbook for `config` to `out` through writer.update_workbook: a new file, or excelgen's
+    sheets replaced in an existing workbook whose other sheets are kept. Returns the reference runs whose
+    values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
     """
     out = Path(out)
-    check_out(out)
+    runs = reference.run_all(config)
+    overflow = reference.first_overflow(runs)
+    if overflow is not None:
+        lr, row, column = overflow
+        raise cfg.ConfigError(
+            config.source,
+            "network",
+            f"these values overflow float64 ({column} at iteration {row} of η = {lr:g}); use smaller numbers",
+        )
+
+    def change(existing: Package | None, folder: Path) -> Path:
+        fresh = folder / "excelgen.xlsx"
+        write_workbook(config, fresh, tmpdir=folder, runs=runs)
+        if existing is None or set(existing.sheet_names()) <= set(excelgen_sheets(existing)):
+            return fresh  # nothing of anyone else's to keep
+        merged = folder / "merged.xlsx"
+        with Package(fresh) as scratch:
+            writer.replace_owned_sheets(
+                existing,
+                OWNER,
+                scratch,
+                layout.sheet_names(config),
+                at_start=True,
+                owns_name=layout.owns_name,
+                legacy=_legacy_sheets,
+            )
+            existing.save(merged)
+        return merged
+
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{out.stem}-", suffix=".tmp.xlsx", dir=out.parent)
-    except OSError as exc:
-        raise _cannot_write(out, exc) from None
-    os.close(fd)
-    tmp = Path(tmp_name)
-    try:
-        runs = write_workbook(config, tmp)
-        with open(tmp, "rb+") as f:
-            os.fsync(f.fileno())
-        os.chmod(tmp, _file_mode(out))
-        os.replace(tmp, out)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise _cannot_write(out, exc) from None
-        raise
-    _fsync_folder(out.parent)
+        writer.update_workbook(out, change)
+    except writer.WorkbookError as e:
+        raise cfg.ConfigError(str(out), "--out", str(e)) from None
     return runs
 
 
-def _cannot_write(out: Path, exc: OSError) -> cfg.ConfigError:
-    return cfg.ConfigError(str(out), "--out", f"cannot write it ({exc.strerror or exc})")
-
-
-def _fsync_folder(folder: Path) -> None:
-    # Makes the rename itself durable; a filesystem that cannot fsync a folder is no reason to fail.
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def summary(config: cfg.Config, out: Path, runs: Mapping[float, Mapping[str, np.ndarray]]) -> str:
+def summary(config: cfg.Config, out: Path, runs: Runs) -> str:
     """What a user wants to see after a run: where it went, what is in it, where each rate ended up."""
     t = config.training
     finals = {lr: run["E_total"][-1] for lr, run in runs.items()}
@@ -116,8 +93,9 @@ def summary(config: cfg.Config, out: Path, runs: Mapping[float, Mapping[str, np.
 
 
 def build_config(args: argparse.Namespace) -> cfg.Config:
-    config = cfg.load(args.config, iteration_limit=layout.MAX_ITERATIONS)
-    return cfg.override(config, args.lr, args.iterations, iteration_limit=layout.MAX_ITERATIONS)
+    limits = {"iteration_limit": layout.MAX_ITERATIONS, "rate_limit": layout.MAX_LEARNING_RATES}
+    config = cfg.load(args.config, **limits)
+    return cfg.override(config, args.lr, args.iterations, **limits)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -137,6 +115,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    console.use_fallback_if_needed()
     args = parser().parse_args(argv)
     try:
         config = build_config(args)
@@ -144,5 +123,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except cfg.ConfigError as exc:
         print(f"excelgen: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"excelgen: interrupted; {args.out} is unchanged", file=sys.stderr)
+        return 130
     print(summary(config, args.out, runs))
     return 0

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import sys
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -76,25 +77,39 @@ class Config:
         return self.training.train_biases or n.b1 != 0.0 or n.b2 != 0.0
 
 
+def _short(value: Any, limit: int = 60) -> str:
+    """A value as an error message quotes it: its repr, cut short."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _number(source: str, key: str, value: Any) -> float:
     # bool is an int subclass in Python; `true` where a number belongs is a mistake, not 1.0.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(source, key, f"expected a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ConfigError(source, key, f"must be a finite number, got {value!r}")
-    return float(value)
+        raise ConfigError(source, key, f"expected a number, got {type(value).__name__} {_short(value)}")
+    try:
+        number = float(value)  # a TOML integer may be too large for a float
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise ConfigError(source, key, f"must be a finite number, got {_short(value)}")
+    return number
 
 
-def _learning_rates(source: str, key: str, value: Any) -> tuple[float, ...]:
+def _learning_rates(source: str, key: str, value: Any, limit: int | None = None) -> tuple[float, ...]:
     if not isinstance(value, (list, tuple)):
-        raise ConfigError(source, key, f"expected a list of numbers, got {type(value).__name__} {value!r}")
+        got = f"{type(value).__name__} {_short(value)}"
+        raise ConfigError(source, key, f"expected a list of numbers, got {got}")
     if not value:
         raise ConfigError(source, key, "the list is empty; give at least one learning rate")
+    if limit is not None and len(value) > limit:
+        message = f"{len(value)} learning rates do not fit the Check sheet's columns; the most is {limit}"
+        raise ConfigError(source, key, message)
     rates = tuple(_number(source, key, v) for v in value)
     for lr in rates:
         if lr <= 0:
             raise ConfigError(source, key, f"learning rates must be > 0, got {lr:g}")
-    dupes = sorted({lr for lr in rates if rates.count(lr) > 1})
+    dupes = sorted(lr for lr, n in Counter(rates).items() if n > 1)
     if dupes:
         raise ConfigError(source, key, f"duplicate learning rate {', '.join(f'{d:g}' for d in dupes)}")
     return rates
@@ -107,7 +122,7 @@ def max_iterations(first_data_row: int) -> int:
 
 def _iterations(source: str, key: str, value: Any, limit: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConfigError(source, key, f"expected a whole number, got {type(value).__name__} {value!r}")
+        raise ConfigError(source, key, f"expected a whole number, got {type(value).__name__} {_short(value)}")
     if value < 1:
         raise ConfigError(source, key, f"must be at least 1, got {value}")
     if value > limit:
@@ -125,7 +140,12 @@ def _check_keys(source: str, section: str, table: Any, allowed: set[str]) -> dic
     return table
 
 
-def from_dict(data: dict[str, Any], source: str = "<dict>", iteration_limit: int | None = None) -> Config:
+def from_dict(
+    data: dict[str, Any],
+    source: str = "<dict>",
+    iteration_limit: int | None = None,
+    rate_limit: int | None = None,
+) -> Config:
     """Build a validated Config from parsed TOML."""
     limit = iteration_limit if iteration_limit is not None else max_iterations(0)
     _check_keys(source, "", data, {"network", "training"})
@@ -136,33 +156,45 @@ def from_dict(data: dict[str, Any], source: str = "<dict>", iteration_limit: int
     network = Network(**{k: _number(source, f"network.{k}", v) for k, v in net.items()})
     kwargs: dict[str, Any] = {}
     if "learning_rates" in train:
-        kwargs["learning_rates"] = _learning_rates(source, "training.learning_rates", train["learning_rates"])
+        rates = train["learning_rates"]
+        kwargs["learning_rates"] = _learning_rates(source, "training.learning_rates", rates, rate_limit)
     if "iterations" in train:
         kwargs["iterations"] = _iterations(source, "training.iterations", train["iterations"], limit)
     if "train_biases" in train:
         value = train["train_biases"]
         if not isinstance(value, bool):
-            raise ConfigError(source, "training.train_biases", f"expected true or false, got {value!r}")
+            raise ConfigError(source, "training.train_biases", f"expected true or false, got {_short(value)}")
         kwargs["train_biases"] = value
     return Config(network=network, training=Training(**kwargs), source=source)
 
 
-def load(path: str | Path | None, iteration_limit: int | None = None) -> Config:
+MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a megabyte is not a config
+
+
+def load(
+    path: str | Path | None, iteration_limit: int | None = None, rate_limit: int | None = None
+) -> Config:
     """Read and validate a TOML config; None gives the defaults."""
     if path is None:
         return Config()
     source = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as f:
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(source, "--config", f"larger than {MAX_CONFIG_BYTES >> 10} KiB: not a config")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(source, "--config", "no such file") from None
+    except IsADirectoryError:
+        raise ConfigError(source, "--config", "is a directory; give a .toml file") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, "--config", f"cannot read it ({exc})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, "toml", f"not valid TOML ({exc})") from None
-    return from_dict(data, source, iteration_limit)
+    return from_dict(data, source, iteration_limit, rate_limit)
 
 
 def override(
@@ -170,12 +202,14 @@ def override(
     learning_rates: list[float] | None = None,
     iterations: int | None = None,
     iteration_limit: int | None = None,
+    rate_limit: int | None = None,
 ) -> Config:
     """Apply command-line flags on top of the file, with the same checks."""
     limit = iteration_limit if iteration_limit is not None else max_iterations(0)
     training = config.training
     if learning_rates is not None:
-        training = replace(training, learning_rates=_learning_rates(config.source, "--lr", learning_rates))
+        rates = _learning_rates(config.source, "--lr", learning_rates, rate_limit)
+        training = replace(training, learning_rates=rates)
     if iterations is not None:
         training = replace(training, iterations=_iterations(config.source, "--iterations", iterations, limit))
     return replace(config, training=training)

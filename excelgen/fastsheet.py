@@ -48,7 +48,7 @@ def _number(value: float) -> str:
 class FormulaWorksheet(Worksheet):
     """A worksheet that also takes pre-rendered runs of cells (see `write_cells`)."""
 
-    _letters: list[str] = [xl_col_to_name(col) for col in range(256)]
+    _letters: list[str] = [xl_col_to_name(col) for col in range(16_384)]  # A … XFD
 
     def _write_run(self, row: int, first_col: int, cells: list[Cell]) -> None:
         last_col = first_col + len(cells) - 1

@@ -20,6 +20,9 @@ from .config import BIASES, WEIGHTS, Config, max_iterations
 BACKPROP = "Backprop"
 SWEEP = "LR sweep"
 CHECK = "Check"
+# The note excelgen writes in the file's properties; it tells the workbooks written before excelgen recorded
+# its sheets (see cli.excelgen_sheets).
+WRITTEN_BY = "Written by excelgen"
 
 _FORBIDDEN_IN_SHEET_NAMES = set("[]:*?/\\'")
 
@@ -40,6 +43,18 @@ def lr_sheet_name(lr: float) -> str:
 
 def sheet_names(config: Config) -> list[str]:
     return [BACKPROP, *(lr_sheet_name(lr) for lr in config.training.learning_rates), SWEEP, CHECK]
+
+
+def is_sheet_name(name: str) -> bool:
+    """Whether excelgen could have given a sheet this name (for workbooks that predate its records)."""
+    if name in (BACKPROP, SWEEP, CHECK):
+        return True
+    if not name.startswith("η="):
+        return False
+    try:
+        return lr_sheet_name(float(name[2:])) == name
+    except (ValueError, AssertionError):
+        return False
 
 
 def backprop_lr(config: Config) -> float:
@@ -92,6 +107,7 @@ FIRST_TABLE_COL = 1  # column B: the first of columns(config)
 
 # The most updates a table can hold: the tables reach lowest of all the sheets' rows.
 MAX_ITERATIONS = max_iterations(FIRST_DATA_ROW)
+SHEET_MAX_COLS = 16_384  # Excel's, LibreOffice's and Google Sheets' last column is XFD
 
 _FORWARD_HIDDEN = ["h1", "a_h1", "h2", "a_h2"]
 _FORWARD_OUTPUT = ["o1", "a_o1", "o2", "a_o2"]
@@ -200,6 +216,20 @@ def sweep_chart_cells(config: Config) -> tuple[tuple[int, int], tuple[int, int]]
     return (SWEEP_HEADER_ROW + 1, left), (SWEEP_HEADER_ROW + 1, left + 9)
 
 
+MAX_CHART_SERIES = 255  # Excel's limit for one chart
+
+
+def sweep_chart_rates(config: Config) -> tuple[float, ...]:
+    """The learning rates the sweep's charts draw: all of them, up to Excel's series limit."""
+    return config.training.learning_rates[:MAX_CHART_SERIES]
+
+
+def sweep_note_cell(config: Config) -> tuple[int, int]:
+    """Above the charts: where the sheet says when they cannot draw every rate."""
+    (row, col), _ = sweep_chart_cells(config)
+    return row - 1, col
+
+
 # --- Check. -------------------------------------------------------------------------------------------------
 
 CHECK_STATUS = "check_status"  # the PASS / FAIL / INPUTS EDITED cell
@@ -248,13 +278,31 @@ def check_final_params(config: Config) -> list[str]:
     return list(trained)
 
 
+def check_input_count(config: Config) -> int:
+    """len(check_inputs(config)), without building the list: the named inputs, eta, one η per rate sheet."""
+    return len(NAMED_INPUTS) + 1 + len(config.training.learning_rates)
+
+
 def check_final_header_row(config: Config) -> int:
-    return check_input_row(len(check_inputs(config))) + 1
+    return check_input_row(check_input_count(config)) + 1
 
 
 def check_final_row(config: Config, table: int, param: int) -> int:
     """Row of the final value of parameter `param` (index into check_final_params) of table sheet `table`."""
     return check_final_header_row(config) + 1 + table * len(check_final_params(config)) + param
+
+
+# The most learning rates a workbook can hold: the Check sheet is the widest, three columns per table sheet.
+MAX_LEARNING_RATES = (SHEET_MAX_COLS - CHECK_ITERATION_COL - 1) // 3 - 1
+
+
+def defined_names() -> tuple[str, ...]:
+    """Every workbook-level name excelgen may define, whatever the config (a regeneration replaces them)."""
+    return (*NAMED_INPUTS, ETA, *CHECK_CELLS)
+
+
+def owns_name(name: str) -> bool:
+    return name.lower() in {n.lower() for n in defined_names()}
 
 
 def check_etotal_cols(config: Config, table: int) -> tuple[int, int, int]:

@@ -50,8 +50,9 @@ def evaluate(p: Mapping[str, float]) -> dict[str, float]:
     o1 = w5 * a_h1 + w6 * a_h2 + b2
     o2 = w7 * a_h1 + w8 * a_h2 + b2
     a_o1, a_o2 = sigmoid(o1), sigmoid(o2)
-    e1 = 0.5 * (t1 - a_o1) ** 2
-    e2 = 0.5 * (t2 - a_o2) ** 2
+    # d * d, not d ** 2: the same correctly rounded square, but inf on overflow where ** raises.
+    e1 = 0.5 * ((t1 - a_o1) * (t1 - a_o1))
+    e2 = 0.5 * ((t2 - a_o2) * (t2 - a_o2))
 
     # ∂E_total/∂o1 = ∂E1/∂a_o1 · ∂a_o1/∂o1, and likewise for o2.
     d_o1 = (a_o1 - t1) * a_o1 * (1 - a_o1)
@@ -111,6 +112,18 @@ def run_all(config: Config) -> dict[float, dict[str, np.ndarray]]:
     """The trajectory of every learning rate in the config, keyed by learning rate."""
     t = config.training
     return {lr: trajectory(config.network, lr, t.iterations, t.train_biases) for lr in t.learning_rates}
+
+
+def first_overflow(runs: Mapping[float, Mapping[str, np.ndarray]]) -> tuple[float, int, str] | None:
+    """(learning rate, iteration, column) of the first value that is not a finite float64, or None.
+
+    Finite but huge inputs can overflow on the way (a spreadsheet then shows #NUM! everywhere)."""
+    for lr, run in runs.items():
+        bad = [(int(np.argmin(np.isfinite(v))), name) for name, v in run.items() if not np.isfinite(v).all()]
+        if bad:
+            row, name = min(bad)
+            return lr, row, name
+    return None
 
 
 def rel_diff(a: np.ndarray | float, b: np.ndarray | float, floor: float = 0.0) -> np.ndarray:

@@ -38,6 +38,13 @@ def write_sweep(
         sheet.write_comment(
             header, col, f"E_total of sheet {layout.lr_sheet_name(lr)}, by live reference.", {"x_scale": 1.5}
         )
+    drawn = layout.sweep_chart_rates(config)
+    if len(drawn) < len(rates):  # on the header row: constant-memory mode writes rows in order
+        sheet.write_string(
+            *layout.sweep_note_cell(config),
+            f"The charts draw the first {len(drawn)} of {len(rates)} rates (Excel's limit per chart).",
+            formats.note,
+        )
     for k in range(n + 1):
         row = layout.SWEEP_FIRST_DATA_ROW + k
         source = layout.a1(layout.data_row(k), etotal_col)
@@ -59,7 +66,7 @@ def sweep_chart(book: Workbook, config: Config, title: str, log: bool = False):
     last = first + config.training.iterations
     it = layout.SWEEP_ITERATION_COL
     chart = book.add_chart({"type": "line"})
-    for lr in config.training.learning_rates:
+    for lr in layout.sweep_chart_rates(config):
         col = layout.sweep_column(config, lr)
         chart.add_series(
             {

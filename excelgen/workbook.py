@@ -21,6 +21,7 @@ from . import layout
 from .check import write_check
 from .config import Config
 from .fastsheet import FormulaWorksheet
+from .package import owner_property
 from .reference import run_all
 from .sheets import write_backprop, write_lr_sheet
 from .sweep import write_sweep
@@ -29,13 +30,24 @@ from .sweep import write_sweep
 # the 2 GB that plain zip allows; ZIP64 only then, as some Excel versions warn about it where not needed.
 _ZIP64_TABLE_ROWS = 500_000
 
+Runs = dict[float, dict[str, np.ndarray]]
 
-def write_workbook(config: Config, path: Path) -> dict[float, dict[str, np.ndarray]]:
-    """Write the .xlsx for `config` at `path` (the caller makes that atomic); returns the reference runs
-    (reference.run_all) whose values it cached, so that callers need not compute them again."""
-    runs = run_all(config)
+
+OWNER = "excelgen"  # how the file records which sheets are excelgen's (package.Package.owned_sheets)
+
+
+def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs: Runs | None = None) -> Runs:
+    """Write the .xlsx for `config` at `path` (writer.update_workbook makes that safe); returns the reference
+    runs (reference.run_all) whose values it cached, so that callers need not compute them again.
+
+    xlsxwriter keeps its working files in `tmpdir` (default: the system's), which the caller removes.
+    """
+    runs = run_all(config) if runs is None else runs
     backprop_run = runs[layout.backprop_lr(config)]
-    book = Workbook(str(path), {"constant_memory": True})
+    options = {"constant_memory": True, "strings_to_formulas": False, "strings_to_urls": False}
+    if tmpdir is not None:
+        options["tmpdir"] = str(tmpdir)
+    book = Workbook(str(path), options)
     if (config.training.iterations + 1) * len(layout.table_sheets(config)) > _ZIP64_TABLE_ROWS:
         book.use_zip64()
     book.set_properties(
@@ -45,6 +57,8 @@ def write_workbook(config: Config, path: Path) -> dict[float, dict[str, np.ndarr
             "comments": "Written by excelgen; every table cell is a live formula.",
         }
     )
+    for k, name in enumerate(layout.sheet_names(config), start=1):
+        book.set_custom_property(owner_property(OWNER, k), name)
     formats = fmt.create(book)
 
     def sheet(name: str) -> Worksheet:

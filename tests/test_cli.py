@@ -3,6 +3,7 @@ run writes the workbook and says what is in it."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -10,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import xlsxwriter
 from openpyxl import load_workbook
 
 from excelgen import cli, layout, reference
@@ -19,7 +21,17 @@ ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
 # One line: "excelgen: error: <file>: <key>: <what is wrong>".
 MESSAGE = re.compile(r"excelgen: error: (?P<file>.+?): (?P<key>[^\s:]+): (?P<what>\S.*)")
-OLD_BYTES = b"an existing workbook the user cares about"
+
+
+def _user_workbook() -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book.add_worksheet("Notes").write_string(0, 0, "an existing workbook the user cares about")
+    book.close()
+    return out.getvalue()
+
+
+OLD_BYTES = _user_workbook()
 SMALL = ["--iterations", "2", "--lr", "0.5"]
 
 
@@ -201,18 +213,18 @@ def test_output_folder_not_writable(unwritable_folder: Path, capsys: pytest.Capt
 
 
 def test_write_failure_leaves_the_old_file_and_no_temp(existing: Path, monkeypatch, capsys) -> None:
-    def half_then_disk_full(config: Config, path: Path) -> None:
+    def half_then_disk_full(config: Config, path: Path, **kw) -> None:
         Path(path).write_bytes(b"half a workbook")
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(cli, "write_workbook", half_then_disk_full)
     code, _, err = run([*SMALL, "--out", str(existing)], capsys)
-    assert "No space left" in assert_refused(code, err, str(existing), "--out")["what"]
+    assert "the disk is full" in assert_refused(code, err, str(existing), "--out")["what"]
     assert_untouched(existing)
 
 
 def test_a_bug_while_writing_is_a_traceback_but_still_leaves_no_temp(existing: Path, monkeypatch) -> None:
-    def bug(config: Config, path: Path) -> None:
+    def bug(config: Config, path: Path, **kw) -> None:
         Path(path).write_bytes(b"half a workbook")
         raise ZeroDivisionError("a bug")
 
@@ -224,17 +236,18 @@ def test_a_bug_while_writing_is_a_traceback_but_still_leaves_no_temp(existing: P
 
 def test_good_run_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     out = tmp_path / "book.xlsx"
-    out.write_bytes(OLD_BYTES)  # replaced on success
+    out.write_bytes(OLD_BYTES)  # the user's sheet stays; the previous file becomes the backup
     rates = (0.5, 2.0, 1000.0)
     code, stdout, err = run(["--iterations", "4", "--lr", *map(str, rates), "--out", str(out)], capsys)
     assert (code, err) == (0, "")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.bak.xlsx", "book.xlsx"]
+    assert (tmp_path / "book.bak.xlsx").read_bytes() == OLD_BYTES
     book = load_workbook(out, read_only=True)
     sheets = book.sheetnames
     book.close()
-    assert {layout.BACKPROP, layout.SWEEP, layout.CHECK, *map(layout.lr_sheet_name, rates)} <= set(sheets)
+    assert sheets == layout.sheet_names(Config(training=Training(learning_rates=rates))) + ["Notes"]
     assert str(out) in stdout
-    assert all(name in stdout for name in sheets)
+    assert all(name in stdout for name in sheets if name != "Notes")
     assert "4 iterations" in stdout
     config = Config(training=Training(learning_rates=rates, iterations=4))
     for lr, run_ in reference.run_all(config).items():

@@ -16,7 +16,7 @@ import xlsxwriter
 from openpyxl import load_workbook
 from spreadsheet import error_cells, libreoffice_recalc, named_cell, set_named_cells
 
-from trainer import xlsx_parts
+from excelgen import package as xlsx_parts
 from trainer.errors import UserError
 from trainer.export import (
     CHART_COLUMN,
@@ -35,10 +35,12 @@ R_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}id"
 # The parts a graft must edit; every other part of the user's file keeps its exact bytes.
 EDITED_PARTS = {
     "[Content_Types].xml",
+    "_rels/.rels",  # when the file had no custom properties yet
     "xl/workbook.xml",
     "xl/_rels/workbook.xml.rels",
     "xl/styles.xml",
     "docProps/app.xml",
+    "docProps/custom.xml",  # which sheets are the trainer's
 }
 
 
@@ -391,7 +393,7 @@ def test_corrupt_workbook_is_refused_and_left_alone(tmp_path: Path, run: Path, d
     workbook = tmp_path / "backprop.xlsx"
     workbook.write_bytes(damage(feature_workbook(tmp_path / "good.xlsx").read_bytes()))
     before = workbook.read_bytes()
-    with pytest.raises(UserError, match="not a valid workbook") as refused:
+    with pytest.raises(UserError, match="not a workbook this tool can edit") as refused:
         export_run(run, workbook)
     assert "\n" not in str(refused.value)
     assert workbook.read_bytes() == before

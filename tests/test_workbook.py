@@ -417,3 +417,9 @@ def test_check_rel_diff_formula_mirrors_the_reference() -> None:
 
     assert rel_diff("C9", "D9") == "=IF(MAX(ABS(C9),ABS(D9))=0,0,ABS(C9-D9)/MAX(ABS(C9),ABS(D9)))"
     assert rel_diff("C9", "D9", 1e-20) == "=ABS(C9-D9)/MAX(ABS(C9),ABS(D9),1E-20)"
+
+
+def test_check_input_count_is_the_length_of_check_inputs() -> None:
+    for rates in ((0.5,), (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)):
+        config = Config(training=Training(learning_rates=rates))
+        assert layout.check_input_count(config) == len(layout.check_inputs(config))

@@ -182,7 +182,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trainer.bench", description=__doc__.splitlines()[0])
     p.add_argument("--part", choices=("a", "b", "all"), default="all")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
-    p.add_argument("--threads", type=int, default=config.Hyper.threads)
+    p.add_argument("--threads", type=int, default=torch.get_num_threads())
     p.add_argument("--seed", type=int, default=1, help="seed of the (b) run")
     p.add_argument("--table", type=Path, metavar="RUNS", help="only print the results table of RUNS/*/")
     args = p.parse_args(argv)

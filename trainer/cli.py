@@ -9,21 +9,34 @@
 
 A user's mistake is one line on stderr, `trainer: error: <what to do>`, exit status 2 (argparse's own errors
 have the same status). Ctrl-C during training keeps the last finished epoch and exits 130.
+
+`trainer export` needs only the workbook packages; `data`, `summary` and `train` need PyTorch, the package's
+`train` extra, and say how to install it when it is missing.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import importlib.util
 import shlex
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import config, models
+from excelgen import console
+
+from . import config
 from .errors import UserError
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
+DEFAULT_OUT = Path("output/mnist")
+MODEL_NAMES = tuple(config.PER_MODEL)  # models.MODELS without importing torch (a test keeps them equal)
+TRAIN_PACKAGES = ("torch", "torchvision", "torchinfo", "tqdm")
+MAX_LR = 10.0  # SGD on these networks diverges far below this; a larger value is a typo
+# Options that describe a run: on --resume they must agree with what the run saved. (option, Hyper field)
+RUN_OPTIONS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"))
+RUN_OPTIONS += (("--limit-train", "limit_train"),)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -34,21 +47,25 @@ def parser() -> argparse.ArgumentParser:
     d.add_argument("--data-dir", type=Path, default=Path("data"))
 
     s = sub.add_parser("summary", help="print a model's torchinfo table")
-    s.add_argument("--model", default="default", help=f"one of {', '.join(models.MODELS)}")
+    s.add_argument("--model", default="default", help=f"one of {', '.join(MODEL_NAMES)}")
 
     t = sub.add_parser("train", help="train a model and save the run")
-    t.add_argument("--model", default="default", help=f"one of {', '.join(models.MODELS)}")
+    t.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)}; default: default")
     t.add_argument("--epochs", type=int, help=f"default {config.Hyper.epochs}")
     t.add_argument("--batch-size", type=int, help=f"default {config.Hyper.batch_size}")
     t.add_argument("--lr", type=float, help=f"OneCycle's peak learning rate, default {config.Hyper.lr}")
-    t.add_argument("--seed", type=int, default=1)
+    t.add_argument("--seed", type=int, help="default 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    t.add_argument("--threads", type=int, help=f"CPU threads, default {config.Hyper.threads}")
+    t.add_argument("--threads", type=int, help="CPU threads, default: torch's (the physical cores)")
     t.add_argument("--data-dir", type=Path, default=Path("data"))
-    t.add_argument("--out", type=Path, default=Path("output/mnist"))
+    t.add_argument("--out", type=Path, help=f"where run folders go, default {DEFAULT_OUT}")
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images only")
     t.add_argument(
-        "--resume", type=Path, metavar="RUN_DIR", help="continue a run from its last finished epoch"
+        "--resume",
+        type=Path,
+        metavar="RUN_DIR",
+        help="continue a run from its last finished epoch, with its own settings (only --threads, "
+        "--device, --data-dir and the workbook options may be given with it)",
     )
     w = t.add_mutually_exclusive_group()
     w.add_argument("--workbook", type=Path, default=DEFAULT_WORKBOOK, help="add the run to this workbook")
@@ -61,12 +78,22 @@ def parser() -> argparse.ArgumentParser:
 
 
 def check_model(name: str) -> None:
-    if name not in models.MODELS:
-        raise UserError(f"unknown model {name!r}; choose one of {', '.join(models.MODELS)}")
+    if name not in MODEL_NAMES:
+        raise UserError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+
+
+def require_training_packages() -> None:
+    missing = [name for name in TRAIN_PACKAGES if importlib.util.find_spec(name) is None]
+    if missing:
+        raise UserError(
+            f"{', '.join(missing)} not installed: this command needs the train extra; run `make train`, "
+            "or `pip install -e '.[train]'`"
+        )
 
 
 def check_train_args(args: argparse.Namespace) -> None:
-    check_model(args.model)
+    if args.model is not None:
+        check_model(args.model)
     for option, value, least in (
         ("--epochs", args.epochs, 1),
         ("--batch-size", args.batch_size, 1),
@@ -75,10 +102,36 @@ def check_train_args(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < least:
             raise UserError(f"{option} must be at least {least}, got {value}")
-    if args.lr is not None and not args.lr > 0:
-        raise UserError(f"--lr must be a positive number, got {args.lr}")
+    if args.lr is not None and not 0 < args.lr <= MAX_LR:
+        raise UserError(f"--lr must be a positive number up to {MAX_LR:g}, got {args.lr:g}")
     if args.resume is not None and not args.resume.is_dir():
-        raise UserError(f"--resume {args.resume}: no such run folder; pass one under output/mnist/")
+        raise UserError(f"--resume {args.resume}: no such run folder; pass one under {DEFAULT_OUT}/")
+    out = args.out if args.out is not None else DEFAULT_OUT
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--out {out}: is a file; pass a folder for the run folders")
+
+
+def check_resume(args: argparse.Namespace, saved: dict) -> config.Hyper:
+    """The hyperparameters a resumed run continues with: its own. Options that would change the run are
+    refused (naming each); those that only change how this session runs are taken."""
+    log = saved["log"]
+    hp = config.from_log(log["hyperparameters"])
+    given = {"--model": (args.model, log["model"]), "--seed": (args.seed, log["seed"])}
+    given |= {option: (getattr(args, field), getattr(hp, field)) for option, field in RUN_OPTIONS}
+    given["--out"] = (args.out, None)  # the run folder stays where it is
+    clashes = [
+        f"{option} {value}" + ("" if kept is None else f" (the run has {kept})")
+        for option, (value, kept) in given.items()
+        if value is not None and value != kept
+    ]
+    if clashes:
+        raise UserError(
+            f"--resume {args.resume} continues the run with its own settings; drop {', '.join(clashes)}, "
+            "or start a new run without --resume"
+        )
+    if args.threads is not None:  # speed only (though on a CPU it can move the last bits of sums)
+        hp = dataclasses.replace(hp, threads=args.threads)
+    return hp
 
 
 def export(run_dir: Path, workbook: Path) -> None:
@@ -94,19 +147,19 @@ def export_command(run_dir: Path, workbook: Path) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    check_train_args(args)
+    require_training_packages()
     import torch
 
     from . import train
 
-    check_train_args(args)
+    saved = None
     if args.resume is not None:
-        saved = train.saved_run(args.resume)
-        hp = config.from_log(saved["hyperparameters"])
-        if args.threads is not None:  # speed only (though on a CPU it can move the last bits of sums)
-            hp = dataclasses.replace(hp, threads=args.threads)
+        saved = train.load_checkpoint(args.resume)
+        hp = check_resume(args, saved)
     else:
         hp = config.for_model(
-            args.model,
+            args.model or "default",
             epochs=args.epochs,
             batch_size=args.batch_size,
             lr=args.lr,
@@ -119,11 +172,20 @@ def run_train(args: argparse.Namespace) -> int:
             f"(fewer than {config.DOCUMENTS_EPOCH_LIMIT}); running anyway",
             file=sys.stderr,
         )
-    torch.set_num_threads(hp.threads)
+    if hp.threads is not None:
+        torch.set_num_threads(hp.threads)
     device = train.pick_device(args.device)
     data = train.load_mnist(args.data_dir, device, hp.limit_train)
     try:
-        run_dir = train.fit(data, hp, model_name=args.model, seed=args.seed, out=args.out, resume=args.resume)
+        run_dir = train.fit(
+            data,
+            hp,
+            model_name=args.model or "default",
+            seed=1 if args.seed is None else args.seed,
+            out=args.out or DEFAULT_OUT,
+            resume=args.resume,
+            saved=saved,
+        )
     except train.Interrupted as stop:
         print(f"\nInterrupted; {stop.epochs_done} finished epochs are saved in {stop.run_dir}. Resume with:")
         resume = ["trainer", "train", "--resume", str(stop.run_dir)]
@@ -149,14 +211,16 @@ def run_train(args: argparse.Namespace) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "data":
+        require_training_packages()
         from . import data
 
         data.prepare(args.data_dir)
         return 0
     if args.command == "summary":
-        from . import train
-
         check_model(args.model)
+        require_training_packages()
+        from . import models, train
+
         print(train.summary(models.build(args.model)))
         return 0
     if args.command == "train":
@@ -167,6 +231,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    console.use_fallback_if_needed()
     try:
         args = parser().parse_args(argv)
     except SystemExit as e:  # argparse has printed its usage and error
@@ -176,3 +241,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UserError as e:
         print(f"trainer: error: {e}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside training (which saves and says how to resume): nothing half-done
+        print("trainer: interrupted", file=sys.stderr)
+        return 130

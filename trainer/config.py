@@ -11,8 +11,6 @@ The issue's 90 s to the first 99.40% epoch is NOT met; bench/NOTES.md has the ex
 
 from dataclasses import asdict, dataclass, replace
 
-import torch
-
 # MNIST's own pixel statistics over the training set (the documents' Normalize((0.1307,), (0.3081,))).
 MEAN = 0.1307
 STD = 0.3081
@@ -34,7 +32,7 @@ class Hyper:
     shift_px: float = 1.0  # ... and shift U(-1, 1) pixels per axis, per sample
     # torch's default, the physical cores: on an idle 2-core machine 2 threads are 1.6x faster than 1; on a
     # machine busy with other jobs, spinning OpenMP threads can be 10x slower: pass --threads 1 there (NOTES).
-    threads: int = torch.get_num_threads()
+    threads: int | None = None  # None: torch's default, decided when training starts
     test_batch_size: int = 1000
     limit_train: int | None = None
 

@@ -1,6 +1,10 @@
 """A training run into the user's workbook: the `MNIST` sheet (settings, layers, epochs, two native
 charts) and one new row of the `Runs` sheet. The sheets are drawn with xlsxwriter in a scratch workbook and
-grafted into the user's file by trainer.xlsx_parts, which leaves every other part of it byte-identical.
+handed to excelgen's workbook writer (excelgen.writer), which grafts them into the user's file, leaves every
+other part of it byte-identical, and writes it locked, atomically and with a backup.
+
+A run folder may come from anyone: log.json is read within limits, and every text in it reaches the sheet as
+a string (never a formula, never a hyperlink).
 """
 
 from __future__ import annotations
@@ -14,13 +18,25 @@ from typing import Any
 
 import xlsxwriter
 
-from . import xlsx_parts
+from excelgen import writer
+from excelgen.package import Package
+
 from .errors import UserError
-from .files import write_atomic
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
+OWNER = "trainer"  # how the workbook records which sheets are the trainer's
 MNIST_SHEET = "MNIST"
 RUNS_SHEET = "Runs"
+NAME_PREFIX = "mnist_"  # the trainer's defined names
+MAX_LOG_BYTES = 16 * 2**20  # a 20-epoch log.json is ~5 KB
+MAX_EPOCHS = 10_000
+# xlsxwriter's defaults would turn a text starting with "=" into a formula and a URL into a hyperlink.
+SCRATCH_OPTIONS = {
+    "in_memory": True,
+    "nan_inf_to_errors": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+}
 TARGET_ACC = 99.4  # percent: the documents' goal, drawn on the accuracy chart
 
 # (log.json key, header, number format) of each epoch-table column, in order. The target column holds
@@ -72,14 +88,23 @@ def load_log(run_dir: Path) -> dict[str, Any]:
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run folder; pass a folder written by `trainer train`")
     try:
-        log = json.loads(path.read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            raw = f.read(MAX_LOG_BYTES + 1)
+        if len(raw) > MAX_LOG_BYTES:
+            raise UserError(f"{path}: larger than {MAX_LOG_BYTES >> 20} MiB, not a log `trainer train` wrote")
+        log = json.loads(raw.decode("utf-8"))
     except FileNotFoundError:
         raise UserError(f"{path}: missing; pass a run folder written by `trainer train`") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise UserError(f"{path}: unreadable ({e}); pass a run folder written by `trainer train`") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+        raise UserError(
+            f"{path}: unreadable ({reason}); pass a run folder written by `trainer train`"
+        ) from None
     epochs = log.get("epochs") if isinstance(log, dict) else None
     if not isinstance(epochs, list) or not epochs or not all(isinstance(e, dict) for e in epochs):
         raise UserError(f"{path}: no finished epoch to export; train at least one epoch first")
+    if len(epochs) > MAX_EPOCHS:
+        raise UserError(f"{path}: {len(epochs):,} epochs, more than the {MAX_EPOCHS:,} an export shows")
     return log
 
 
@@ -138,7 +163,7 @@ def scratch_workbook(
     """A workbook holding the MNIST sheet and a Runs sheet with its header and this run at runs_row_number
     (1-based), to graft from."""
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, {"in_memory": True, "nan_inf_to_errors": True})
+    wb = xlsxwriter.Workbook(out, SCRATCH_OPTIONS)
     fmt = {
         "title": wb.add_format({"bold": True, "font_size": 14}),
         "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "text_wrap": True}),
@@ -302,60 +327,65 @@ def _runs_sheet(wb: xlsxwriter.Workbook, fmt: dict, row: list[Any], row_number: 
 
 
 def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
-    """Add or replace the MNIST sheet and append a Runs row in the workbook; refuse (UserError, the workbook
-    byte-identical) when it is open in a spreadsheet program or is not a workbook."""
+    """Add or replace the MNIST sheet and append a Runs row in the workbook (excelgen's default workbook is
+    written first when there is none). Refused with a UserError, the workbook byte-identical, when it is
+    open in a spreadsheet program, is not a workbook, or has a sheet of that name not the trainer's."""
     run_dir, workbook = Path(run_dir), Path(workbook)
     log = load_log(run_dir)
-    for lock, program in (
-        (workbook.with_name("~$" + workbook.name), "Excel"),
-        (workbook.with_name(f".~lock.{workbook.name}#"), "LibreOffice"),
-    ):
-        if lock.exists():
-            raise UserError(
-                f"{workbook} is open in {program} (lock file {lock.name}); close it, then export again"
+    exported_at = datetime.now(timezone.utc)
+
+    def change(existing: Package | None, folder: Path) -> Path:
+        book = existing if existing is not None else _default_workbook(folder)
+        try:
+            runs_are_mine = RUNS_SHEET.lower() in {
+                n.lower() for n in writer.owned_sheets(book, OWNER, legacy=_legacy_sheets)
+            }
+            last = book.last_row(RUNS_SHEET) if runs_are_mine else None
+            appending = bool(last)  # our Runs sheet with at least its header
+            scratch = Package(scratch_workbook(log, run_dir, last + 1 if appending else 2, exported_at))
+            writer.replace_owned_sheets(
+                book,
+                OWNER,
+                scratch,
+                [MNIST_SHEET, RUNS_SHEET],
+                keep=[RUNS_SHEET] if appending else [],
+                owns_name=lambda name: name.lower().startswith(NAME_PREFIX),
+                legacy=_legacy_sheets,
             )
-    if not workbook.exists():
-        _generate_default(workbook)
-    try:
-        original = workbook.read_bytes()
-    except OSError as e:
-        raise UserError(f"{workbook}: cannot read it ({e.strerror or e}); pass another --workbook") from None
-    try:
-        book = xlsx_parts.Package(original)
-        last = book.last_row(RUNS_SHEET)
-        appending = bool(last)  # a Runs sheet with at least its header
-        scratch = xlsx_parts.Package(
-            scratch_workbook(log, run_dir, last + 1 if appending else 2, datetime.now(timezone.utc))
-        )
-        book.put_sheet(MNIST_SHEET, scratch)
-        if appending:
-            book.append_row(RUNS_SHEET, scratch, last + 1)
-        else:
-            book.put_sheet(RUNS_SHEET, scratch)
-        data = book.to_bytes()
-    except xlsx_parts.PackageError as e:
-        raise UserError(
-            f"{workbook} is not a valid workbook ({e}); pass another --workbook or move it away "
-            "to have a fresh one generated"
-        ) from None
-    try:
-        _replace(workbook, data, original)
-    except OSError as e:
-        raise UserError(f"{workbook}: cannot write it ({e.strerror or e}); it is unchanged") from None
-
-
-def _generate_default(workbook: Path) -> None:
-    # Imported here: excelgen is only needed when the user has no workbook yet.
-    from excelgen.cli import generate
-    from excelgen.config import Config, ConfigError
+            if appending:
+                book.append_row(RUNS_SHEET, scratch, last + 1)
+            out = folder / "exported.xlsx"
+            book.save(out)
+            return out
+        finally:
+            if existing is None:
+                book.close()
 
     try:
-        generate(Config(), workbook)
-    except ConfigError as e:  # a folder that does not exist, a name not ending in .xlsx
-        raise UserError(f"cannot create the workbook: {e}") from None
+        writer.update_workbook(workbook, change)
+    except writer.WorkbookError as e:
+        raise UserError(f"{workbook}: {e}") from None
 
 
-def _replace(path: Path, data: bytes, previous: bytes) -> None:
-    """path gets data atomically; the previous bytes stay as <name>.bak.xlsx."""
-    write_atomic(path.with_name(path.stem + ".bak.xlsx"), lambda p: p.write_bytes(previous))
-    write_atomic(path, lambda p: p.write_bytes(data))
+def _default_workbook(folder: Path) -> Package:
+    """excelgen's workbook for the course's values, for a user who has none yet."""
+    from excelgen.config import Config
+    from excelgen.workbook import write_workbook
+
+    path = folder / "excelgen.xlsx"
+    write_workbook(Config(), path, tmpdir=folder)
+    return Package(path)
+
+
+# What the first cell of each sheet says; it tells the trainer's sheets in workbooks from before the records.
+FIRST_CELLS = {MNIST_SHEET: "MNIST: ", RUNS_SHEET: RUNS_COLUMNS[0][0]}
+
+
+def _legacy_sheets(book: Package) -> list[str]:
+    """Before workbooks recorded the trainer's sheets, it exported them under these exact names, each with
+    its title in A1."""
+    return [
+        name
+        for name in book.sheet_names()
+        if name in FIRST_CELLS and (book.first_cell_text(name) or "").startswith(FIRST_CELLS[name])
+    ]

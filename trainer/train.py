@@ -9,6 +9,7 @@ with the same seed, ends with exactly the weights an uninterrupted run would hav
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import sys
@@ -24,9 +25,10 @@ import torchinfo
 from torch import nn
 from tqdm import tqdm
 
+from excelgen.files import remove_leftovers, write_atomic
+
 from . import augment, config, models
 from .errors import UserError
-from .files import write_atomic
 
 LOG = "log.json"
 CHECKPOINT = "checkpoint.pt"
@@ -225,17 +227,36 @@ def now() -> str:
 
 
 def save_epoch(run_dir: Path, state: State) -> None:
-    write_atomic(run_dir / CHECKPOINT, lambda p: torch.save(state.checkpoint(), p))
-    write_atomic(run_dir / LOG, lambda p: p.write_text(json.dumps(state.log, indent=2) + "\n"))
+    """The checkpoint, then the log: each replaced atomically, so a kill at any moment leaves a pair that
+    resumes. A write that fails (a full disk) is a UserError: the last saved epoch still resumes."""
+    try:
+        write_atomic(run_dir / CHECKPOINT, lambda p: torch.save(state.checkpoint(), p))
+        write_atomic(run_dir / LOG, lambda p: p.write_text(json.dumps(state.log, indent=2) + "\n"))
+    except OSError as e:
+        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
+        done = max(len(state.log.get("epochs", [])) - 1, 0)
+        raise UserError(
+            f"{run_dir}: cannot save epoch {done + 1} ({reason}); fix that, then resume from epoch {done} "
+            f"with: trainer train --resume {run_dir}"
+        ) from None
 
 
 def new_run_dir(out: Path, model: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir, n = out / f"{model}-{stamp}", 1
-    while run_dir.exists():  # two runs in one second (tests, scripts)
-        run_dir, n = out / f"{model}-{stamp}-{n}", n + 1
-    run_dir.mkdir(parents=True)
-    return run_dir
+    try:
+        while True:
+            try:
+                run_dir.mkdir(parents=True)
+                return run_dir
+            except FileExistsError:  # two runs in one second (tests, scripts)
+                if not out.is_dir():
+                    raise
+                run_dir, n = out / f"{model}-{stamp}-{n}", n + 1
+    except OSError as e:
+        raise UserError(
+            f"--out {out}: cannot create a run folder there ({e.strerror or e}); pass another --out"
+        ) from None
 
 
 def first_at_target(epochs: list[dict]) -> tuple[int | None, float | None]:
@@ -249,9 +270,14 @@ def first_at_target(epochs: list[dict]) -> tuple[int | None, float | None]:
 
 
 def run_epoch(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> dict:
-    """One training pass and one test pass; the row log.json records for it."""
+    """One training pass and one test pass; the row log.json records for it. A loss that is no longer a
+    number (too high a learning rate) stops the run before this epoch is saved."""
     start = time.perf_counter()
     train_loss, train_acc = train(state, data, hp, epoch)
+    if not math.isfinite(train_loss):
+        raise UserError(
+            f"training diverged in epoch {epoch} (loss {train_loss}); lower --lr (it was {hp.lr:g})"
+        )
     test_loss, correct = test(state.model, data.test_x, data.test_y, hp.test_batch_size)
     return {
         "epoch": epoch,
@@ -273,12 +299,43 @@ class Interrupted(Exception):
         self.run_dir, self.epochs_done = run_dir, epochs_done
 
 
-def saved_run(run_dir: Path) -> dict:
-    """The log stored with a run's last checkpoint: model, seed, hyperparameters, finished epochs."""
+CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "torch_rng", "shuffle_rng", "augment_rng", "epoch"}
+MAX_CHECKPOINT_BYTES = 256 * 2**20  # ours are ~0.3 MB
+
+
+def load_checkpoint(run_dir: Path) -> dict:
+    """A run folder's checkpoint.pt, read as data (`weights_only=True`: tensors, numbers, strings and
+    containers, never code) onto the CPU and checked for what resuming needs. Anything else, a truncated file
+    or someone else's pickle included, is a UserError naming the file."""
     path = run_dir / CHECKPOINT
     if not path.is_file():
         raise UserError(f"{path} not found: --resume needs a run folder written by `trainer train`")
-    return torch.load(path, map_location="cpu", weights_only=False)["log"]
+    if path.stat().st_size > MAX_CHECKPOINT_BYTES:
+        raise UserError(f"{path}: {path.stat().st_size >> 20} MiB is not a checkpoint of this trainer")
+    remove_leftovers(path)  # what a kill -9 during a save left beside it
+    remove_leftovers(run_dir / LOG)
+    try:
+        # Runs saved before torch_version was stored as text hold a TorchVersion, a str subclass: harmless.
+        with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
+            saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises many kinds for a truncated zip or a refused pickle
+        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+        raise UserError(
+            f"{path}: not a checkpoint this trainer can resume ({reason}); start a new run instead"
+        ) from None
+    log = saved.get("log") if isinstance(saved, dict) else None
+    problem = None
+    if not isinstance(saved, dict) or not saved.keys() >= CHECKPOINT_KEYS or not isinstance(log, dict):
+        problem = "it lacks what a checkpoint of `trainer train` holds"
+    elif log.get("model") not in models.MODELS:
+        problem = f"unknown model {str(log.get('model'))[:40]!r}"
+    elif not isinstance(log.get("seed"), int) or not isinstance(log.get("hyperparameters"), dict):
+        problem = "no seed or hyperparameters"
+    elif not isinstance(log.get("epochs"), list):
+        problem = "no epoch list"
+    if problem:
+        raise UserError(f"{path}: not a checkpoint this trainer can resume ({problem}); start a new run")
+    return saved
 
 
 def fit(
@@ -289,16 +346,18 @@ def fit(
     seed: int = 1,
     out: Path = Path("output/mnist"),
     resume: Path | None = None,
+    saved: dict | None = None,
     stop_after: int | None = None,
 ) -> Path:
-    """Trains (or resumes) a run and returns its folder. `stop_after` ends early after that many epochs
-    *without* finishing the run, as a kill would: only tests use it. Ctrl-C raises `Interrupted`
-    once the last finished epoch is safely on disk; the CLI turns it into the resume message."""
+    """Trains (or resumes) a run and returns its folder. `saved` is resume's checkpoint when the caller has
+    read it already (load_checkpoint). `stop_after` ends early after that many epochs *without* finishing the
+    run, as a kill would: only tests use it. Ctrl-C raises `Interrupted` once the last finished epoch is
+    safely on disk; the CLI turns it into the resume message."""
     device = data.train_x.device
     steps = steps_per_epoch(len(data.train_y), hp.batch_size)
     if resume is not None:
         run_dir = resume
-        saved = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
+        saved = saved if saved is not None else load_checkpoint(run_dir)
         model_name, seed = saved["log"]["model"], saved["log"]["seed"]
     state = make_state(model_name, hp, seed, device, steps)
     stats = summary(state.model, device)
@@ -310,7 +369,7 @@ def fit(
             "params": models.param_count(state.model),
             "seed": seed,
             "device": str(device),
-            "torch_version": torch.__version__,
+            "torch_version": str(torch.__version__),  # a plain string: checkpoints load as data only
             "started_at": now(),
             "finished_at": None,
             "hyperparameters": hp.describe(),
@@ -322,7 +381,13 @@ def fit(
         (run_dir / SUMMARY).write_text(str(stats) + "\n")
         save_epoch(run_dir, state)  # epoch 0: a run killed during its first epoch can resume too
     else:
-        state.restore(saved)
+        try:
+            state.restore(saved)
+        except (RuntimeError, KeyError, ValueError, TypeError) as e:  # tensors of another shape or model
+            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+            raise UserError(
+                f"{run_dir / CHECKPOINT}: does not fit its own model ({reason}); start a new run instead"
+            ) from None
         print(f"Resuming {run_dir} after epoch {saved['epoch']}")
 
     saved_epochs = len(state.log["epochs"])

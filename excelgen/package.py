@@ -1,5 +1,5 @@
-"""Workbook-file surgery: put whole sheets into an .xlsx, or append a row to one, and leave every other part
-byte-identical.
+"""Workbook-file surgery: replace whole sheets of an .xlsx, or append a row to one, and leave every other part
+byte-identical. Both programs write their sheets into a user's workbook through here (see writer.py).
 
 Why not openpyxl's load/save. Measured with openpyxl 3.1.5 on a workbook written by xlsxwriter 3.3.1 that has
 formulas with cached values, a defined name, a cell note, data validation, a textbox and a line chart:
@@ -11,28 +11,42 @@ formulas with cached values, a defined name, a cell note, data validation, a tex
 - styles.xml is rewritten (1,353 -> 3,089 bytes); data validation and defined names survive.
 
 So the file is treated as the zip (OPC package) it is. A sheet is built by xlsxwriter in a scratch workbook
-and grafted: its worksheet XML, its drawing and charts and their rels, under part names unused in the
+and grafted: its worksheet XML, its drawing, charts and notes and their rels, under part names unused in the
 target; Override entries in [Content_Types].xml; a ``<sheet>`` in xl/workbook.xml and its relationship;
-docProps/app.xml's sheet list when it has one; its cell formats appended to xl/styles.xml (deduplicated, so
-repeated exports do not grow it) with the sheet's ``s="…"`` indices remapped; its strings written inline
-(``t="inlineStr"``) so sharedStrings.xml is never touched. Replacing a sheet removes the parts reachable only
-from it, and calcChain.xml when it lists cells of that sheet (Excel rebuilds it). Part names and rIds are
-read from the rels, never assumed: xlsxwriter, LibreOffice and Excel name them differently.
+docProps/app.xml's sheet list when it has one; the defined names that point into it; its cell and
+conditional formats appended to xl/styles.xml (deduplicated, so repeated exports do not grow it) with the
+sheet's ``s="…"`` and ``dxfId="…"`` indices remapped; its strings written inline (``t="inlineStr"``) so
+sharedStrings.xml is never touched. Replacing sheets removes the parts reachable only from them, their local
+names, and calcChain.xml (Excel rebuilds it). Part names and rIds are read from the rels, never assumed:
+xlsxwriter, LibreOffice and Excel name them differently.
 Target XML is edited as text at precise spots, never re-serialised: ElementTree would drop the unused
 namespace declarations that ``mc:Ignorable`` names, which Excel reports as a corrupt file.
+
+Which sheets a program wrote is recorded in the file itself, as custom document properties
+("excelgen sheet 1" = "Backprop", …; File ▸ Properties ▸ Custom shows them): a sheet a user adds, whatever
+its name, is never one of them. LibreOffice keeps these properties when it saves (tested), as Excel does.
+
+A workbook is untrusted input. It is read lazily and within `Limits`: the zip's directory is checked first
+(entry count, each part's declared size and compression ratio, so a zip bomb is refused before anything is
+inflated), a part is inflated only when it is parsed (never past its declared size, and zipfile's CRC check
+catches a part that lies about it), and parts that are not edited are streamed from the old file to the new.
 """
 
 from __future__ import annotations
 
+import html
 import io
 import posixpath
 import re
+import shutil
 import time
 import xml.etree.ElementTree as ET
 import zipfile
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, MutableMapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
 from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
@@ -53,11 +67,41 @@ FIRST_CUSTOM_NUMFMT = 164
 # The inside of a start tag: an attribute value may hold ">", so a tag ends at the first ">" outside quotes.
 TAG_BODY = r"""(?:[^>"']|"[^"]*"|'[^']*')*?"""
 # The schema's order of the style collections we append to (CT_Stylesheet is a sequence).
-STYLE_COLLECTIONS = ("numFmts", "fonts", "fills", "borders", "cellXfs")
+STYLE_COLLECTIONS = ("numFmts", "fonts", "fills", "borders", "cellXfs", "dxfs")
+# Where a collection that the stylesheet lacks goes: right after the last of these that it has.
+STYLE_PREDECESSORS = {
+    "numFmts": (),
+    "dxfs": ("cellStyles", "cellXfs", "cellStyleXfs", "borders", "fills", "fonts", "numFmts"),
+}
+REL_CUSTOM_PROPERTIES = NS_DOC_REL + "/custom-properties"
+REL_CORE_PROPERTIES = "http://schemas.openxmlformats.org/package/2006/relationships/metadata/core-properties"
+NS_CUSTOM = "http://schemas.openxmlformats.org/officeDocument/2006/custom-properties"
+CT_CUSTOM = "application/vnd.openxmlformats-officedocument.custom-properties+xml"
+CUSTOM_PART = "docProps/custom.xml"
+CUSTOM_FMTID = "{D5CDD505-2E9C-101B-9397-08002B2CF9AE}"  # what every Office custom property carries
+# The children of <workbook> that may precede <definedNames>, in the schema's order.
+BEFORE_DEFINED_NAMES = ("sheets", "functionGroups", "externalReferences")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a workbook handed to us may hold. Our own largest (10,000 iterations x 7 rates) has 40 parts, the
+    largest 27 MiB inflated, compressed 5- to 8-fold."""
+
+    entries: int = 100_000  # parts in the zip
+    part_bytes: int = 2**30  # a part's declared inflated size
+    total_bytes: int = 8 * 2**30  # all parts' declared inflated sizes together
+    ratio: float = 100.0  # inflated / compressed, for parts larger than ratio_floor
+    ratio_floor: int = 2**20
+    parse_bytes: int = 256 * 2**20  # the largest part read into memory to be parsed or edited
+
+
+LIMITS = Limits()
+_MIB = 2**20
 
 
 class PackageError(ValueError):
-    """The bytes are not a workbook this module can edit safely."""
+    """The bytes are not a workbook this module can edit safely; the message says why, in one line."""
 
 
 @dataclass(frozen=True)
@@ -162,38 +206,225 @@ def _canonical(element: ET.Element) -> str:
     return ET.canonicalize(ET.tostring(element, encoding="unicode"), strip_text=True)
 
 
-class Package:
-    """An .xlsx as its parts: name -> bytes, in the zip's order. Parts not edited keep their exact bytes."""
+def owner_property(owner: str, k: int) -> str:
+    """The custom document property that records the k-th (1-based) sheet an owner wrote."""
+    return f"{owner} sheet {k}"
 
-    def __init__(self, data: bytes) -> None:
+
+def _owner_pattern(owner: str) -> re.Pattern[str]:
+    return re.compile(rf"{re.escape(owner)} sheet (\d+)")
+
+
+class SheetNameTaken(PackageError):
+    """A sheet to add has the name (case-insensitively) of a sheet the workbook keeps."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"it already has a sheet named {name!r} that is not this program's")
+        self.name = name
+
+
+def _name_key(name: str, local: int | None, sheets: list[str]) -> tuple[str, str | None]:
+    """Names are unique per scope, case-insensitively: a name of the workbook or of one sheet."""
+    sheet = sheets[local].lower() if local is not None and local < len(sheets) else None
+    return name.lower(), sheet
+
+
+def _set_local_sheet(element: str, local: int | None) -> str:
+    """A <definedName> element with its localSheetId set to `local`, or removed for a global name."""
+    open_tag = re.match(rf"<{TAG_BODY}>", element).group(0)
+    if local is not None:
+        tag = _set_attr(open_tag, "localSheetId", str(local))
+    else:
+        tag = re.sub(r"""\slocalSheetId\s*=\s*(?:"[^"]*"|'[^']*')""", "", open_tag)
+    return tag + element[len(open_tag) :]
+
+
+def _reprefix(element: str, old: str, new: str) -> str:
+    """An element's own tags moved from namespace prefix `old` (e.g. "" or "x:") to `new`."""
+    if old == new:
+        return element
+    return re.sub(rf"<(/?){re.escape(old)}(definedName)\b", rf"<\g<1>{new}\g<2>", element)
+
+
+def _unescape(text: str) -> str:
+    return html.unescape(text)
+
+
+def _namespaces(text: str) -> dict[str, str]:
+    """prefix -> namespace declared on the root element of an XML text."""
+    root = re.search(rf"<(?!\?)(?:[\w.-]+:)?[\w.-]+{TAG_BODY}>", text)
+    if root is None:
+        return {}
+    return dict(re.findall(r"""\sxmlns:([\w.-]+)\s*=\s*["']([^"']*)["']""", root.group(0)))
+
+
+def _root_prefix(text: str, tag: str) -> str:
+    m = re.search(rf"<([\w.-]+:)?{tag}\b", text)
+    return (m.group(1) or "") if m else ""
+
+
+def _relative(target: str, source: str) -> str:
+    """The Target text of a relationship from part `source` to part `target`."""
+    return posixpath.relpath(target, posixpath.dirname(source) or ".")
+
+
+class _Parts(MutableMapping[str, bytes]):
+    """name -> bytes of a package's parts, in zip order. A part of the source zip is inflated (within the
+    limits) only when first read; `source_info` says which parts still hold their original bytes."""
+
+    def __init__(self, zf: zipfile.ZipFile, infos: dict[str, zipfile.ZipInfo], limits: Limits) -> None:
+        self._zip, self._infos, self._limits = zf, infos, limits
+        self._order: dict[str, None] = dict.fromkeys(infos)  # an insertion-ordered set
+        self._data: dict[str, bytes] = {}
+        self._changed: set[str] = set()
+
+    def __getitem__(self, name: str) -> bytes:
+        if name in self._data:
+            return self._data[name]
+        if name not in self._order:
+            raise KeyError(name)
+        info = self._infos[name]
+        if info.file_size > self._limits.parse_bytes:
+            raise PackageError(
+                f"part {name} is {info.file_size / _MIB:,.0f} MiB inflated, more than the "
+                f"{self._limits.parse_bytes / _MIB:,.0f} MiB this tool edits"
+            )
         try:
-            with zipfile.ZipFile(io.BytesIO(data)) as z:
-                self._infos = {i.filename: i for i in z.infolist() if not i.is_dir()}
-                self.parts = {name: z.read(name) for name in self._infos}
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, OSError, EOFError):
-            raise PackageError("not a zip file, or a damaged one") from None
-        if CONTENT_TYPES not in self.parts or "_rels/.rels" not in self.parts:
-            raise PackageError("no [Content_Types].xml or _rels/.rels: not an Office Open XML file")
-        books = [r for r in self.rels("") if r.type == REL_OFFICE_DOCUMENT and not r.external]
-        if not books or books[0].target not in self.parts:
-            raise PackageError("no workbook part")
-        self.workbook = books[0].target
-        if _parse(self.parts[self.workbook], self.workbook).tag != _q(NS_MAIN, "workbook"):
-            raise PackageError(f"{self.workbook} is not a spreadsheet workbook")
+            data = self._zip.read(info)
+        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as e:
+            raise PackageError(f"part {name} is damaged ({e})") from None
+        self._data[name] = data
+        return data
 
-    # -- reading ---------------------------------------------------------------------------------------
+    def __setitem__(self, name: str, data: bytes) -> None:
+        self._data[name] = data
+        self._changed.add(name)
+        self._order.setdefault(name)
+
+    def __delitem__(self, name: str) -> None:
+        del self._order[name]
+        self._data.pop(name, None)
+        self._changed.discard(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._order
+
+    def source_info(self, name: str) -> zipfile.ZipInfo | None:
+        """The source zip's entry of a part whose bytes are still the original ones, else None."""
+        return None if name in self._changed else self._infos.get(name)
+
+    def loaded(self, name: str) -> bool:
+        return name in self._data
+
+
+def check_directory(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    """Refuse a zip whose directory already shows that it is not a workbook to inflate."""
+    if len(infos) > limits.entries:
+        raise PackageError(f"{len(infos):,} parts, more than the {limits.entries:,} a workbook may have")
+    names = [i.filename for i in infos]
+    if len(set(names)) != len(names):
+        raise PackageError("two parts share one name")
+    total = 0
+    for info in infos:
+        size = info.file_size
+        if size > limits.part_bytes:
+            raise PackageError(f"part {info.filename} would inflate to {size / _MIB:,.0f} MiB")
+        if size > limits.ratio_floor and size > limits.ratio * max(info.compress_size, 1):
+            raise PackageError(
+                f"part {info.filename} would inflate {size / max(info.compress_size, 1):,.0f}-fold "
+                f"to {size / _MIB:,.0f} MiB: a zip bomb, not a workbook"
+            )
+        total += size
+    if total > limits.total_bytes:
+        raise PackageError(f"its parts would inflate to {total / _MIB:,.0f} MiB in all")
+
+
+@dataclass(frozen=True)
+class DefinedName:
+    name: str
+    local_sheet: int | None  # the tab index of the sheet it belongs to (localSheetId), or None: global
+    text: str  # what it refers to, as the file writes it: 'Backprop'!$B$4
+    span: _Span  # where it stands in workbook.xml
+
+
+class Package:
+    """An .xlsx as its parts: name -> bytes, in the zip's order. Parts not edited keep their exact bytes.
+
+    A package opened from a path keeps the file open until `close()` (or the end of a `with` block): parts
+    are read from it on demand.
+    """
+
+    def __init__(self, source: bytes | str | Path, limits: Limits = LIMITS) -> None:
+        self._file: BinaryIO | None = None
+        try:
+            self._file = io.BytesIO(source) if isinstance(source, bytes | bytearray) else open(source, "rb")  # noqa: SIM115
+            self._zip = zipfile.ZipFile(self._file)
+            infos = [i for i in self._zip.infolist() if not i.is_dir()]
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, zlib.error, EOFError, ValueError):
+            self.close()
+            raise PackageError("not a zip file, or a damaged one") from None
+        except BaseException:
+            self.close()
+            raise
+        try:
+            check_directory(infos, limits)
+            self.parts = _Parts(self._zip, {i.filename: i for i in infos}, limits)
+            if CONTENT_TYPES not in self.parts or "_rels/.rels" not in self.parts:
+                raise PackageError("no [Content_Types].xml or _rels/.rels: not an Office Open XML file")
+            books = [r for r in self.rels("") if r.type == REL_OFFICE_DOCUMENT and not r.external]
+            if not books or books[0].target not in self.parts:
+                raise PackageError("no workbook part")
+            self.workbook = books[0].target
+            if _parse(self.parts[self.workbook], self.workbook).tag != _q(NS_MAIN, "workbook"):
+                raise PackageError(f"{self.workbook} is not a spreadsheet workbook")
+        except BaseException:
+            self.close()
+            raise
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def __enter__(self) -> Package:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing the package out -----------------------------------------------------------------------
+
+    def save(self, dest: str | Path | BinaryIO) -> None:
+        """Write the package as a zip: fresh entries (an old one's extra fields could clash), an existing part
+        keeping its date. Parts never read are streamed from the source, never held whole in memory."""
+        now = time.localtime()[:6]
+        with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED, allowZip64=True) as z:
+            for name in self.parts:
+                old = self.parts.source_info(name)
+                info = zipfile.ZipInfo(name, date_time=old.date_time if old else now)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                if old is None or self.parts.loaded(name):
+                    z.writestr(info, self.parts[name])
+                    continue
+                info.file_size = old.file_size  # lets zipfile choose ZIP64 up front for a huge part
+                try:
+                    with self._zip.open(old) as src, z.open(info, "w") as dst:
+                        shutil.copyfileobj(src, dst, _MIB)
+                except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                    raise PackageError(f"part {name} is damaged ({e})") from None
 
     def to_bytes(self) -> bytes:
         out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-            now = time.localtime()[:6]
-            for name, data in self.parts.items():
-                # Fresh entries (an old one's extra fields could clash); an existing part keeps its date.
-                old = self._infos.get(name)
-                info = zipfile.ZipInfo(name, date_time=old.date_time if old else now)
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, data)
+        self.save(out)
         return out.getvalue()
+
+    # -- reading ---------------------------------------------------------------------------------------
 
     def text(self, part: str) -> str:
         return self.parts[part].decode("utf-8")
@@ -253,8 +484,32 @@ class Package:
                 last = max(last, number)
         return last
 
-    def _reachable(self, roots: Iterable[str], skip: tuple[str, str] | None = None) -> set[str]:
-        """Parts reachable from roots through internal relationships, not following skip=(source, target)."""
+    def first_cell_text(self, sheet: str) -> str | None:
+        """The text in A1 of a sheet (an inline or shared string), or None."""
+        part = self.sheet_part(sheet)
+        if part is None:
+            return None
+        root = _parse(self.parts[part], part)
+        cell = next((c for c in root.iter(_q(NS_MAIN, "c")) if c.get("r") == "A1"), None)
+        if cell is None:
+            return None
+        if cell.get("t") == "inlineStr":
+            return "".join(t.text or "" for t in cell.iter(_q(NS_MAIN, "t")))
+        if cell.get("t") == "s":
+            table = next((r.target for r in self.rels(self.workbook) if r.type == REL_SHARED_STRINGS), None)
+            value = cell.findtext(_q(NS_MAIN, "v")) or ""
+            if table is None or table not in self.parts or not value.isdigit():
+                return None
+            items = list(_parse(self.parts[table], table).iter(_q(NS_MAIN, "si")))
+            if int(value) >= len(items):
+                return None
+            return "".join(t.text or "" for t in items[int(value)].iter(_q(NS_MAIN, "t")))
+        return None
+
+    def _reachable(self, roots: Iterable[str], skip: tuple[str, set[str]] | None = None) -> set[str]:
+        """Parts reachable from roots through internal relationships, not following the relationships from
+        skip[0] to any part in skip[1]."""
+        source, targets = skip if skip is not None else ("", set())
         seen: set[str] = set()
         stack = list(roots)
         while stack:
@@ -263,8 +518,11 @@ class Package:
                 continue
             seen.add(part)
             for r in self.rels(part):
-                if not r.external and (part, r.target) != skip and r.target in self.parts:
-                    stack.append(r.target)
+                if r.external or r.target not in self.parts:
+                    continue
+                if part == source and r.target in targets and skip is not None:
+                    continue
+                stack.append(r.target)
         return seen
 
     # -- editing ---------------------------------------------------------------------------------------
@@ -306,30 +564,37 @@ class Package:
         entry = f"<{prefix}Override PartName={quoteattr('/' + part)} ContentType={quoteattr(content_type)}/>"
         self._set_text(CONTENT_TYPES, text[: close.start()] + entry + text[close.start() :])
 
-    def _remove_override(self, part: str) -> None:
+    def _remove_overrides(self, parts: set[str]) -> None:
+        names = {p.lower() for p in parts}
         text = self.text(CONTENT_TYPES)
-        for m in reversed(_element_spans(text, "Override")):
-            if (_attr(m.open_tag(), "PartName") or "").lstrip("/").lower() == part.lower():
-                text = text[: m.start] + text[m.end :]
-        self._set_text(CONTENT_TYPES, text)
+        edits = [
+            (m.start, m.end, "")
+            for m in _element_spans(text, "Override")
+            if unquote(_attr(m.open_tag(), "PartName") or "").lstrip("/").lower() in names
+        ]
+        if edits:
+            self._set_text(CONTENT_TYPES, _apply(text, edits))
 
-    def _remove_relationship(self, source: str, rid: str) -> None:
-        rels_part = _rels_part(source)
+    def _remove_relationships(self, source: str, rids: set[str]) -> None:
+        rels_part = "_rels/.rels" if source == "" else _rels_part(source)
         text = self.text(rels_part)
-        for m in reversed(_element_spans(text, "Relationship")):
-            if _attr(m.open_tag(), "Id") == rid:
-                text = text[: m.start] + text[m.end :]
-        self._set_text(rels_part, text)
+        edits = [
+            (m.start, m.end, "")
+            for m in _element_spans(text, "Relationship")
+            if _attr(m.open_tag(), "Id") in rids
+        ]
+        if edits:
+            self._set_text(rels_part, _apply(text, edits))
 
     def _add_relationship(self, source: str, rel_type: str, target_part: str) -> str:
-        rels_part = _rels_part(source)
+        rels_part = "_rels/.rels" if source == "" else _rels_part(source)
         text = self.text(rels_part)
         ids = {_attr(m.open_tag(), "Id") for m in _element_spans(text, "Relationship")}
         n = 1
         while f"rId{n}" in ids:
             n += 1
         rid = f"rId{n}"
-        target = posixpath.relpath(target_part, posixpath.dirname(source) or ".")
+        target = _relative(target_part, source)
         close = re.search(r"</([\w.-]+:)?Relationships>\s*$", text)
         if close is None:
             raise PackageError(f"{rels_part} has no closing </Relationships>")
@@ -349,42 +614,104 @@ class Package:
         return text, block, _element_spans(block.xml, "sheet", block.start)
 
     def remove_sheet(self, name: str) -> int | None:
-        """Remove the sheet and every part reachable only from it; return its tab position, or None."""
-        entries = self._sheet_entries()
-        index = next((i for i, (n, _, _) in enumerate(entries) if n.lower() == name.lower()), None)
-        if index is None:
+        """Remove one sheet (see replace_sheets); return its tab position, or None when there is none."""
+        names = [n.lower() for n in self.sheet_names()]
+        if name.lower() not in names:
             return None
-        _, sheet_id, rid = entries[index]
-        part = {r.id: r.target for r in self.rels(self.workbook)}.get(rid)
-        if part is not None:
-            others = self._reachable([""], skip=(self.workbook, part))
-            doomed = self._reachable([part]) - others
-        else:
-            doomed = set()
-        text, _, spans = self._sheet_spans()
-        span = spans[index]
-        self._set_text(self.workbook, text[: span.start] + text[span.end :])
-        self._remove_relationship(self.workbook, rid)
-        self._drop_calc_chain_if_it_lists(sheet_id)
-        self._remove_app_title(name)
-        for p in doomed:
-            for gone in (p, _rels_part(p)):
-                self.parts.pop(gone, None)
-            self._remove_override(p)
-        return index
-
-    def _drop_calc_chain_if_it_lists(self, sheet_id: int) -> None:
-        for r in self.rels(self.workbook):
-            if r.type == REL_CALC_CHAIN and r.target in self.parts:
-                chain = _parse(self.parts[r.target], r.target)
-                if any(c.get("i") == str(sheet_id) for c in chain.iter(_q(NS_MAIN, "c"))):
-                    del self.parts[r.target]
-                    self._remove_override(r.target)
-                    self._remove_relationship(self.workbook, r.id)
+        self.replace_sheets([name], None, [])
+        return names.index(name.lower())
 
     def put_sheet(self, name: str, scratch: Package) -> None:
-        """Add scratch's sheet `name` (with its drawing and charts) in place of ours, or as the last tab."""
-        position = self.remove_sheet(name)
+        """Add scratch's sheet `name` in place of ours of that name, or as the last tab (replace_sheets)."""
+        self.replace_sheets([name], scratch, [name])
+
+    def replace_sheets(
+        self,
+        remove: Iterable[str],
+        scratch: Package | None,
+        add: Sequence[str],
+        *,
+        at_start: bool = False,
+        drop_name: Callable[[str], bool] = lambda name: False,
+    ) -> None:
+        """Remove the sheets `remove` (those that exist) with every part reachable only from them, then graft
+        scratch's sheets `add`, in that order, where the first removed sheet stood (else first or last).
+
+        Defined names: those local to a removed sheet go, as do the global ones that `drop_name` claims and
+        those that scratch defines anew; scratch's names then follow its sheets in; every other name stays,
+        its localSheetId moved with its sheet. The active tab stays on the sheet it was on, by name (else the
+        first added sheet). Raises SheetNameTaken, leaving the package unchanged, when a kept sheet already
+        has the name of one to add.
+        """
+        before = self.sheet_names()
+        removing = {n.lower() for n in remove} & {n.lower() for n in before}
+        kept = [n for n in before if n.lower() not in removing]
+        adding = {n.lower() for n in add}
+        clash = [n for n in kept if n.lower() in adding]
+        if clash:
+            raise SheetNameTaken(clash[0])
+        first = next((i for i, n in enumerate(before) if n.lower() in removing), None)
+        if first is not None:
+            position = sum(1 for n in before[:first] if n.lower() not in removing)
+        else:
+            position = 0 if at_start else len(kept)
+        active = self._active_sheet(before)
+        incoming = [] if scratch is None else scratch.defined_names()
+        incoming_keys = {_name_key(d.name, d.local_sheet, scratch.sheet_names()) for d in incoming}
+        names = [
+            (d, before[d.local_sheet] if d.local_sheet is not None else None)
+            for d in self.defined_names()
+            if not (d.local_sheet is not None and before[d.local_sheet].lower() in removing)
+            and not (d.local_sheet is None and drop_name(d.name))
+            and _name_key(d.name, d.local_sheet, before) not in incoming_keys
+        ]
+
+        self._remove_sheets(removing)
+        if active is None or (active.lower() in removing and active.lower() not in {a.lower() for a in add}):
+            active = add[0] if add else None
+        for k, name in enumerate(add):
+            self._graft_sheet(name, scratch, position + k, selected=name.lower() == (active or "").lower())
+
+        after = [n.lower() for n in self.sheet_names()]
+        elements = [
+            _set_local_sheet(d.span.xml, None if sheet is None else after.index(sheet.lower()))
+            for d, sheet in names
+        ]
+        if scratch is not None:
+            theirs = [n.lower() for n in scratch.sheet_names()]
+            wanted = {a.lower() for a in add}
+            for d in incoming:
+                sheet = None if d.local_sheet is None else theirs[d.local_sheet]
+                if sheet is None or sheet in wanted:
+                    local = None if sheet is None else after.index(sheet)
+                    element = _reprefix(d.span.xml, d.span.prefix, self._names_prefix())
+                    elements.append(_set_local_sheet(element, local))
+        self._write_defined_names(elements)
+        self._drop_calc_chain()
+        self._set_active_tab(active)
+
+    def _remove_sheets(self, removing: set[str]) -> None:
+        entries = self._sheet_entries()
+        targets = {r.id: r.target for r in self.rels(self.workbook) if not r.external}
+        gone = [(i, name, rid, targets.get(rid)) for i, (name, _, rid) in enumerate(entries)]
+        gone = [g for g in gone if g[1].lower() in removing]
+        if not gone:
+            return
+        parts = {part for *_, part in gone if part is not None}
+        others = self._reachable([""], skip=(self.workbook, parts))
+        doomed = set().union(*(self._reachable([p]) for p in parts)) - others
+        text, _, spans = self._sheet_spans()
+        self._set_text(self.workbook, _apply(text, [(spans[i].start, spans[i].end, "") for i, *_ in gone]))
+        self._remove_relationships(self.workbook, {rid for _, _, rid, _ in gone})
+        for _, name, _, _ in gone:
+            self._remove_app_title(name)
+        for p in doomed:
+            for part in (p, _rels_part(p)):
+                if part in self.parts:
+                    del self.parts[part]
+        self._remove_overrides(doomed)
+
+    def _graft_sheet(self, name: str, scratch: Package, position: int, selected: bool) -> None:
         source = scratch.sheet_part(name)
         if source is None:
             raise ValueError(f"the scratch workbook has no sheet {name!r}")  # a bug, not a user mistake
@@ -396,8 +723,9 @@ class Package:
         for old, new in renamed.items():
             data = scratch.parts[old]
             if old == source:
-                # Not selected: two selected tabs are a group in Excel, and an edit would go to both.
-                xml = re.sub(r'\stabSelected="(?:1|true)"', "", data.decode("utf-8"))
+                xml = data.decode("utf-8")
+                if not selected:  # two selected tabs are a group in Excel, and an edit would go to both
+                    xml = re.sub(r'\stabSelected="(?:1|true)"', "", xml)
                 data = self._graft_sheet_xml(scratch, xml).encode("utf-8")
             self.parts[new] = data
             content_type = scratch._content_type(old)
@@ -408,9 +736,10 @@ class Package:
             if rels:
                 self.parts[_rels_part(new)] = _rels_xml(
                     [
-                        (r.id, r.type, posixpath.relpath(renamed[r.target], posixpath.dirname(new)))
+                        (r.id, r.type, r.target if r.external else _relative(renamed[r.target], new))
                         for r in rels
-                    ]
+                    ],
+                    [r.external for r in rels],
                 )
         rid = self._add_relationship(self.workbook, REL_WORKSHEET, renamed[source])
         self._insert_sheet_entry(name, rid, position)
@@ -429,11 +758,155 @@ class Package:
         entry = f'<{prefix}sheet name={quoteattr(name)} sheetId="{sheet_id}" {r}:id={quoteattr(rid)}{local}/>'
         if position is not None and position < len(spans):
             at = spans[position].start
+        elif block.xml.endswith("/>"):
+            text = text[: block.start] + block.xml[:-2] + f"></{prefix}sheets>" + text[block.end :]
+            at = block.start + len(block.xml) - 1
         else:
             at = block.end - len(f"</{prefix}sheets>")
-            if block.xml.endswith("/>"):  # <sheets/>: a workbook without sheets is not valid anyway
-                raise PackageError(f"{self.workbook} has an empty <sheets/>")
         self._set_text(self.workbook, text[:at] + entry + text[at:])
+
+    # -- defined names, the active tab, calcChain --------------------------------------------------------
+
+    def defined_names(self) -> list[DefinedName]:
+        """Every <definedName> of workbook.xml, in order."""
+        text = self.text(self.workbook)
+        block = _container(text, "definedNames")
+        if block is None or block.xml.endswith("/>"):
+            return []
+        out = []
+        for span in _element_spans(block.xml, "definedName", block.start):
+            tag = span.open_tag()
+            local = _attr(tag, "localSheetId")
+            body = span.xml[len(tag) : span.xml.rindex("</")] if not span.xml.endswith("/>") else ""
+            name = _unescape(_attr(tag, "name") or "")
+            out.append(
+                DefinedName(name, int(local) if local and local.isdigit() else None, _unescape(body), span)
+            )
+        return out
+
+    def _names_prefix(self) -> str:
+        """The namespace prefix workbook.xml writes its elements with ("" for the default namespace)."""
+        return self._sheet_spans()[1].prefix
+
+    def _write_defined_names(self, elements: list[str]) -> None:
+        prefix = self._names_prefix()
+        text = self.text(self.workbook)
+        block = _container(text, "definedNames")
+        new = f"<{prefix}definedNames>{''.join(elements)}</{prefix}definedNames>" if elements else ""
+        if block is not None:
+            text = text[: block.start] + new + text[block.end :]
+        elif new:
+            after = max(s.end for s in (_container(text, t) for t in BEFORE_DEFINED_NAMES) if s is not None)
+            text = text[:after] + new + text[after:]
+        self._set_text(self.workbook, text)
+
+    def _drop_calc_chain(self) -> None:
+        """calcChain.xml lists formula cells by sheet id; once sheets change Excel rebuilds it anew."""
+        for r in self.rels(self.workbook):
+            if r.type == REL_CALC_CHAIN:
+                if r.target in self.parts:
+                    del self.parts[r.target]
+                self._remove_overrides({r.target})
+                self._remove_relationships(self.workbook, {r.id})
+
+    def _active_sheet(self, names: list[str]) -> str | None:
+        view = _container(self.text(self.workbook), "workbookView")
+        tab = _attr(view.open_tag(), "activeTab") if view is not None else None
+        index = int(tab) if tab and tab.isdigit() else 0
+        return names[index] if index < len(names) else (names[0] if names else None)
+
+    def _set_active_tab(self, name: str | None) -> None:
+        text = self.text(self.workbook)
+        view = _container(text, "workbookView")
+        names = [n.lower() for n in self.sheet_names()]
+        if view is None or not names:
+            return
+        index = names.index(name.lower()) if name and name.lower() in names else 0
+        tag = _set_attr(view.open_tag(), "activeTab", str(index))
+        first = _attr(tag, "firstSheet")
+        if first is not None and (not first.isdigit() or int(first) > index):
+            tag = _set_attr(tag, "firstSheet", "0")
+        self._set_text(self.workbook, text[: view.start] + tag + text[view.start + len(view.open_tag()) :])
+
+    # -- which sheets a program wrote: custom document properties ----------------------------------------
+
+    def custom_properties(self) -> dict[str, str]:
+        """name -> text of the custom document properties that hold text (vt:lpwstr)."""
+        part = self._custom_part()
+        if part is None:
+            return {}
+        root = _parse(self.parts[part], part)
+        return {
+            p.get("name", ""): p.findtext(_q(NS_VT, "lpwstr")) or ""
+            for p in root.iter(_q(NS_CUSTOM, "property"))
+            if p.find(_q(NS_VT, "lpwstr")) is not None
+        }
+
+    def owned_sheets(self, owner: str) -> list[str] | None:
+        """The sheets `owner` recorded as its own ("<owner> sheet 1" …), in order; None when the file holds no
+        such record (a workbook it never wrote, or one written before records were kept)."""
+        found = []
+        for name, value in self.custom_properties().items():
+            m = _owner_pattern(owner).fullmatch(name)
+            if m:
+                found.append((int(m.group(1)), value))
+        return [value for _, value in sorted(found)] if found else None
+
+    def set_owned_sheets(self, owner: str, sheets: Sequence[str]) -> None:
+        """Record `sheets` as owner's own, replacing what it recorded before."""
+        part = self._custom_part()
+        if part is None:
+            part = self._unused_name(CUSTOM_PART)
+            self.parts[part] = (
+                '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<Properties xmlns="{NS_CUSTOM}" xmlns:vt="{NS_VT}"></Properties>'
+            ).encode()
+            self._add_override(part, CT_CUSTOM)
+            self._add_relationship("", REL_CUSTOM_PROPERTIES, part)
+        text = self.text(part)
+        root = _parse(self.parts[part], part)
+        vt = next((k for k, v in _namespaces(text).items() if v == NS_VT), None)
+        properties = _element_spans(text, "property")
+        mine = _owner_pattern(owner)
+        edits = [
+            (s.start, s.end, "")
+            for s in properties
+            if mine.fullmatch(_unescape(_attr(s.open_tag(), "name") or ""))
+        ]
+        pid = max([1] + [int(p.get("pid", "1")) for p in root.iter(_q(NS_CUSTOM, "property"))])
+        prefix = properties[0].prefix if properties else _root_prefix(text, "Properties")
+        vt_open = f"<{vt}:lpwstr>" if vt else f'<lpwstr xmlns="{NS_VT}">'
+        vt_close = f"</{vt}:lpwstr>" if vt else "</lpwstr>"
+        new = "".join(
+            f'<{prefix}property fmtid="{CUSTOM_FMTID}" pid="{pid + k}" name={quoteattr(name)}>'
+            f"{vt_open}{escape(sheet)}{vt_close}</{prefix}property>"
+            for k, sheet in enumerate(sheets, start=1)
+            for name in [owner_property(owner, k)]
+        )
+        close = re.search(rf"</{re.escape(prefix)}Properties>\s*$", text)
+        if close is None:
+            if not text.rstrip().endswith("/>"):
+                raise PackageError(f"{part} has no closing </Properties>")
+            end = text.rstrip()
+            edits.append((len(end) - 2, len(text), f">{new}</{prefix}Properties>"))
+        else:
+            edits.append((close.start(), close.start(), new))
+        self._set_text(part, _apply(text, edits))
+
+    def core_properties(self) -> dict[str, str]:
+        """The file's core properties (title, description, creator …) by local name, as text."""
+        parts = [r.target for r in self.rels("") if r.type == REL_CORE_PROPERTIES]
+        part = next((p for p in parts if p in self.parts), None)
+        if part is None:
+            return {}
+        root = _parse(self.parts[part], part)
+        return {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in root}
+
+    def _custom_part(self) -> str | None:
+        for r in self.rels(""):
+            if r.type == REL_CUSTOM_PROPERTIES and not r.external and r.target in self.parts:
+                return r.target
+        return None
 
     # -- styles and strings of grafted cells -------------------------------------------------------------
 
@@ -447,20 +920,30 @@ class Package:
         xml = _inline_strings(scratch, xml)
         used = {int(s) for s in re.findall(r'<(?:c|row)\b[^>]*?\ss="(\d+)"', xml)}
         used |= {int(s) for s in re.findall(r'<col\b[^>]*?\sstyle="(\d+)"', xml)}
-        if "dxfId" in xml:
-            raise ValueError("grafted sheets may not use differential formats (dxfId)")  # not remapped
-        xf_map = self._merge_styles(scratch, sorted(used))
+        dxfs = {int(s) for s in re.findall(r'<cfRule\b[^>]*?\sdxfId="(\d+)"', xml)}
+        xf_map, dxf_map = self._merge_styles(scratch, sorted(used), sorted(dxfs))
+        if all(k == v for k, v in (*xf_map.items(), *dxf_map.items())):
+            return xml  # a workbook that excelgen wrote first numbers its formats as excelgen does
 
         def remap(m: re.Match[str]) -> str:
             return re.sub(
                 r'(\s(?:s|style)=")(\d+)"', lambda a: f'{a.group(1)}{xf_map[int(a.group(2))]}"', m.group(0)
             )
 
-        return re.sub(r"<(?:c|row|col)\b[^>]*>", remap, xml)
+        def remap_dxf(m: re.Match[str]) -> str:
+            return re.sub(
+                r'(\sdxfId=")(\d+)"', lambda a: f'{a.group(1)}{dxf_map[int(a.group(2))]}"', m.group(0)
+            )
 
-    def _merge_styles(self, scratch: Package, xfs: list[int]) -> dict[int, int]:
-        """Append scratch's cell formats `xfs` (and the fonts, fills, borders, number formats they use) to our
-        styles.xml, reusing identical entries; return scratch xf index -> our xf index."""
+        xml = re.sub(r"<(?:c|row|col)\b[^>]*>", remap, xml)
+        return re.sub(r"<cfRule\b[^>]*>", remap_dxf, xml)
+
+    def _merge_styles(
+        self, scratch: Package, xfs: list[int], dxfs: list[int] = ()
+    ) -> tuple[dict[int, int], dict[int, int]]:
+        """Append scratch's cell formats `xfs` (and the fonts, fills, borders, number formats they use) and
+        its conditional formats `dxfs` to our styles.xml, reusing identical entries; return the maps from
+        scratch indices to ours."""
         part = self._styles_part()
         ours = _parse(self.parts[part], part)
         theirs_part = scratch._styles_part()
@@ -506,8 +989,11 @@ class Package:
             xf.set("borderId", str(index_of("borders", their_borders[int(xf.get("borderId", "0"))])))
             xf.set("xfId", "0")  # the target's Normal style; scratch sheets use no other named style
             xf_map[i] = index_of("cellXfs", xf)
-        self._set_text(part, _append_styles(self.text(part), ours, pending))
-        return xf_map
+        their_dxfs = children(theirs, "dxfs")
+        dxf_map = {i: index_of("dxfs", ET.fromstring(ET.tostring(their_dxfs[i]))) for i in dxfs}
+        if any(pending.values()):
+            self._set_text(part, _append_styles(self.text(part), ours, pending))
+        return xf_map, dxf_map
 
     # -- appending a row -------------------------------------------------------------------------------
 
@@ -746,10 +1232,12 @@ def _apply(text: str, edits: list[tuple[int, int, str]]) -> str:
     return text
 
 
-def _rels_xml(rels: list[tuple[str, str, str]]) -> bytes:
+def _rels_xml(rels: list[tuple[str, str, str]], external: list[bool] | None = None) -> bytes:
+    external = external or [False] * len(rels)
     body = "".join(
-        f"<Relationship Id={quoteattr(i)} Type={quoteattr(t)} Target={quoteattr(target)}/>"
-        for i, t, target in rels
+        f"<Relationship Id={quoteattr(i)} Type={quoteattr(t)} Target={quoteattr(target)}"
+        + (' TargetMode="External"/>' if ext else "/>")
+        for (i, t, target), ext in zip(rels, external, strict=True)
     )
     return (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -778,14 +1266,19 @@ def _append_styles(text: str, ours: ET.Element, pending: dict[str, list[ET.Eleme
         existing = ours.find(_q(NS_MAIN, collection))
         span = _container(text, collection)
         if existing is None or span is None:
-            if collection != "numFmts":
+            if collection not in STYLE_PREDECESSORS:
                 raise PackageError(f"styles have no <{collection}>")
-            # numFmts is the stylesheet's first child: open it right after <styleSheet …>.
+            # A missing collection goes after the last one the schema puts before it that the stylesheet has,
+            # or (numFmts, the first child) right after <styleSheet …>.
             root = re.search(r"<([\w.-]+:)?styleSheet\b[^>]*>", text)
             prefix = root.group(1) or ""
+            spans = [
+                s for s in (_container(text, c) for c in STYLE_PREDECESSORS[collection]) if s is not None
+            ]
+            at = max((s.end for s in spans), default=root.end())
             body = "".join(_fragment(e, prefix) for e in new)
-            block = f'<{prefix}numFmts count="{len(new)}">{body}</{prefix}numFmts>'
-            text = text[: root.end()] + block + text[root.end() :]
+            block = f'<{prefix}{collection} count="{len(new)}">{body}</{prefix}{collection}>'
+            text = text[:at] + block + text[at:]
             continue
         fragments = [_fragment(e, span.prefix) for e in new]
         text = _append_children(text, span, fragments, len(existing) + len(new))

@@ -1,0 +1,179 @@
+"""The one way this project writes a workbook file: excelgen (re)generating its sheets, the trainer its own.
+
+`update_workbook(path, change)` guarantees, for every writer:
+- a workbook open in Excel or LibreOffice (their lock file beside it) is refused, the file byte-identical;
+- a symbolic link is written through to its target, and stays a link;
+- writers take turns (an exclusive lock beside the target), so two at once both land, in some order;
+- the new file is made in a private folder beside the target (an unpredictable name), flushed to disk and
+  renamed over it; any failure, Ctrl-C or SIGTERM leaves the old file as it was and no temporary file behind,
+  and what a `kill -9` leaves is removed by the next writer;
+- the previous version stays as `<name>.bak.xlsx`;
+- the existing workbook is read as untrusted input, within package.Limits, and refused in one line when it is
+  not a workbook this project can edit: it is never overwritten then.
+
+What belongs to whom is recorded in the file (package.Package.owned_sheets): each program replaces only its
+own sheets and keeps every other sheet, the user's included.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import files
+from .package import Package, PackageError, SheetNameTaken
+
+SUFFIX = ".xlsx"
+# The longest suffix we add to a workbook's name (a temporary name: ".NAME." + 8 random characters + ".tmp").
+_ADDED_CHARS = 16
+
+
+class WorkbookError(Exception):
+    """The workbook cannot be written as asked; the message is one line that says what to do."""
+
+
+def backup_path(target: Path) -> Path:
+    """Where the previous version of a workbook is kept: backprop.xlsx -> backprop.bak.xlsx."""
+    return target.with_name(target.stem + ".bak" + target.suffix)
+
+
+def lock_files(path: Path) -> list[tuple[Path, str]]:
+    """The lock files Excel and LibreOffice keep beside a workbook they have open."""
+    return [
+        (path.with_name("~$" + path.name), "Excel"),
+        (path.with_name(f".~lock.{path.name}#"), "LibreOffice"),
+    ]
+
+
+def check_target(path: Path) -> Path:
+    """The file a write to `path` changes (a link's target), after the checks that need no writing."""
+    path = Path(path)
+    if path.suffix.lower() != SUFFIX:
+        raise WorkbookError("the name must end in .xlsx")
+    if path.is_dir():
+        raise WorkbookError("is a directory; give a file name ending in .xlsx")
+    if path.is_symlink() and not path.exists():
+        raise WorkbookError("is a symbolic link to nothing; remove it or point it at a workbook")
+    target = files.real_target(path)
+    folder = target.parent
+    if not folder.exists():
+        raise WorkbookError(f"folder {str(folder)!r} does not exist; create it first")
+    if not folder.is_dir():
+        raise WorkbookError(f"{str(folder)!r} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise WorkbookError(f"folder {str(folder)!r} is not writable")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise WorkbookError("the file is read-only")
+    name_max = _name_max(folder)
+    if len(target.name.encode()) + _ADDED_CHARS > name_max:
+        raise WorkbookError(f"the file name is too long (at most {name_max - _ADDED_CHARS} bytes here)")
+    for lock, program in {*lock_files(path), *lock_files(target)}:
+        if lock.exists():
+            raise WorkbookError(f"is open in {program} (lock file {lock.name}); close it, then try again")
+    return target
+
+
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError, AttributeError):
+        return 255
+
+
+def update_workbook(path: Path, change: Callable[[Package | None, Path], Path]) -> None:
+    """Write the workbook at `path` through the guarantees above.
+
+    `change(existing, folder)` gets the current workbook (None when there is none) and a private folder on
+    the target's file system, and returns the path of the complete new workbook it wrote in that folder.
+    Raises WorkbookError for anything a user can fix; KeyboardInterrupt (Ctrl-C, SIGTERM) passes through
+    after cleaning up.
+    """
+    target = check_target(path)
+    try:
+        with files.signals_interrupt(), files.exclusive_lock(target):
+            files.remove_leftovers(target)
+            existing = _open_existing(target)
+            try:
+                with files.private_folder(target) as folder:
+                    new = change(existing, folder)
+                    if existing is not None:
+                        existing.close()
+                    files.commit(new, target, backup_path(target) if existing is not None else None)
+            finally:
+                if existing is not None:
+                    existing.close()
+    except files.Busy:
+        raise WorkbookError(
+            "another excelgen or trainer is writing it and did not finish in time; try again"
+        ) from None
+    except PackageError as e:
+        raise WorkbookError(not_editable(e)) from None
+    except OSError as e:
+        raise WorkbookError(f"cannot write it ({_reason(e)}); it is unchanged") from None
+
+
+def _open_existing(target: Path) -> Package | None:
+    if not target.exists():
+        return None
+    try:
+        return Package(target)
+    except PackageError as e:
+        raise WorkbookError(not_editable(e)) from None
+
+
+def not_editable(e: PackageError) -> str:
+    fix = "move it away or write to another file"
+    return f"is not a workbook this tool can edit ({e}); it is unchanged: {fix}"
+
+
+def _reason(e: OSError) -> str:
+    if e.errno == errno.ENOSPC:
+        return "the disk is full"
+    return e.strerror or str(e)
+
+
+# -- what belongs to whom ----------------------------------------------------------------------------------
+
+
+def owned_sheets(
+    book: Package, owner: str, legacy: Callable[[Package], list[str]] | None = None
+) -> list[str]:
+    """The sheets of `book` that `owner` wrote, as the file records them; `legacy` answers for files written
+    before records were kept."""
+    recorded = book.owned_sheets(owner)
+    if recorded is None:
+        recorded = legacy(book) if legacy is not None else []
+    present = {n.lower(): n for n in book.sheet_names()}
+    return [present[n.lower()] for n in recorded if n.lower() in present]
+
+
+def replace_owned_sheets(
+    book: Package,
+    owner: str,
+    scratch: Package | None,
+    sheets: Sequence[str],
+    *,
+    keep: Sequence[str] = (),
+    at_start: bool = False,
+    owns_name: Callable[[str], bool] = lambda name: False,
+    legacy: Callable[[Package], list[str]] | None = None,
+) -> None:
+    """Replace `owner`'s sheets in `book` by scratch's `sheets` (its sheets in `keep` stay as they are) and
+    record the result as owner's. A sheet of someone else's with one of those names is a WorkbookError."""
+    mine = owned_sheets(book, owner, legacy)
+    kept = {k.lower() for k in keep}
+    try:
+        book.replace_sheets(
+            [m for m in mine if m.lower() not in kept],
+            scratch,
+            [s for s in sheets if s.lower() not in kept],
+            at_start=at_start,
+            drop_name=owns_name,
+        )
+    except SheetNameTaken as e:
+        raise WorkbookError(
+            f"has a sheet {e.name!r} that {owner} did not write; rename that sheet, or write to another file"
+        ) from None
+    book.set_owned_sheets(owner, [*sheets])

@@ -1,0 +1,360 @@
+"""The one workbook writer (excelgen/writer.py) and what it promises every user's file: concurrent writers all
+land, a symlink stays a link, an interrupted write (Ctrl-C, SIGTERM, kill -9) leaves the old file and no
+temporary file, regenerating keeps every sheet that is not excelgen's, and a hostile file is refused."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import subprocess
+import sys
+import time
+import tracemalloc
+import zipfile
+from pathlib import Path
+
+import pytest
+import xlsxwriter
+from openpyxl import load_workbook
+from spreadsheet import _sheet_parts, error_cells, libreoffice_recalc, set_named_cells_keep_cache
+from test_export import write_run
+
+from excelgen import cli, files, layout, writer
+from excelgen.config import Config, ConfigError, Training
+from excelgen.package import Limits, Package, PackageError
+from trainer.errors import UserError
+from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALL = Config(training=Training(learning_rates=(0.1, 0.5), iterations=5))
+
+
+def generate(path: Path, config: Config = SMALL) -> Path:
+    cli.generate(config, path)
+    return path
+
+
+def user_sheet_workbook(name: str, text: str) -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet(name)
+    sheet.write_string(0, 0, text)
+    sheet.write_formula(1, 0, "=LEN(A1)", None, len(text))
+    book.close()
+    return out.getvalue()
+
+
+def add_user_sheet(path: Path, name: str, text: str = "my own notes") -> None:
+    """A sheet the user added (as Excel or LibreOffice would): no program records it as its own."""
+    with Package(path) as book, Package(user_sheet_workbook(name, text)) as scratch:
+        book.put_sheet(name, scratch)
+        data = book.to_bytes()
+    path.write_bytes(data)
+
+
+def sheet_xml(path: Path) -> dict[str, bytes]:
+    """Sheet name -> the bytes of its worksheet part."""
+    with zipfile.ZipFile(path) as z:
+        return {name: z.read(part) for name, part in _sheet_parts(z).items()}
+
+
+def sheet_names(path: Path) -> list[str]:
+    book = load_workbook(path, read_only=True)
+    try:
+        return book.sheetnames
+    finally:
+        book.close()
+
+
+def leftovers(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name.endswith((".tmp", ".lock")))
+
+
+# -- regenerating keeps what is not excelgen's ---------------------------------------------------------
+
+
+def test_regenerating_keeps_mnist_runs_and_the_users_sheets(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    edited = tmp_path / "edited.xlsx"
+    set_named_cells_keep_cache(book, edited, {"init_w1": 0.9})
+    os.replace(edited, book)
+    export_run(write_run(tmp_path / "runs" / "a", [98.0, 99.5]), book)
+    add_user_sheet(book, "My notes")
+    add_user_sheet(book, "η=9", "a user's sheet that only looks like excelgen's")
+    before = sheet_xml(book)
+    previous = book.read_bytes()
+
+    generate(book, Config(training=Training(learning_rates=(0.2,), iterations=5)))
+
+    assert sheet_names(book) == [
+        layout.BACKPROP,
+        "η=0.2",
+        layout.SWEEP,
+        layout.CHECK,
+        MNIST_SHEET,
+        RUNS_SHEET,
+        "My notes",
+        "η=9",
+    ]
+    after = sheet_xml(book)
+    for kept in (MNIST_SHEET, RUNS_SHEET, "My notes", "η=9"):
+        assert after[kept] == before[kept], f"{kept} changed"
+    assert (tmp_path / "backprop.bak.xlsx").read_bytes() == previous
+    values = load_workbook(book, data_only=True)
+    cell = layout.INPUT_CELLS["init_w1"]
+    assert values.defined_names["init_w1"].attr_text == layout.ref(layout.BACKPROP, *cell)
+    assert values[layout.BACKPROP][layout.a1(*cell)].value == 0.15  # the regeneration replaced the edit
+    assert values[layout.CHECK]["B2"].value == "PASS"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_second_export_after_regenerating_still_appends_runs(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    export_run(write_run(tmp_path / "runs" / "a", [98.0]), book)
+    generate(book)
+    export_run(write_run(tmp_path / "runs" / "b", [99.0]), book)
+    rows = list(load_workbook(book, read_only=True)[RUNS_SHEET].values)
+    assert [r[0] for r in rows[1:]] == [(tmp_path / "runs" / n).as_posix() for n in "ab"]
+
+
+@pytest.mark.libreoffice
+def test_regenerated_workbook_opens_in_libreoffice_without_error_cells(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    export_run(write_run(tmp_path / "runs" / "a", [98.0, 99.5]), book)
+    add_user_sheet(book, "My notes")
+    generate(book, Config(training=Training(learning_rates=(0.2, 2.0), iterations=5)))
+    recalculated = libreoffice_recalc(book, tmp_path / "lo")
+    assert error_cells(recalculated) == []
+    assert sheet_names(recalculated)[-3:] == [MNIST_SHEET, RUNS_SHEET, "My notes"]
+
+
+def test_a_users_sheet_with_an_excelgen_name_is_refused(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    add_user_sheet(book, "η=9")
+    before = book.read_bytes()
+    with pytest.raises(ConfigError, match="has a sheet 'η=9' that excelgen did not write"):
+        generate(book, Config(training=Training(learning_rates=(9.0,), iterations=5)))
+    assert book.read_bytes() == before
+    assert leftovers(tmp_path) == [] and not (tmp_path / "backprop.bak.xlsx").exists()
+
+
+def test_a_users_sheet_named_like_the_trainers_is_not_replaced(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    add_user_sheet(book, "mnist")
+    before = book.read_bytes()
+    with pytest.raises(UserError, match="has a sheet 'mnist' that trainer did not write") as refused:
+        export_run(write_run(tmp_path / "runs" / "a", [98.0]), book)
+    assert "\n" not in str(refused.value)
+    assert book.read_bytes() == before
+
+
+def test_a_file_that_is_not_a_workbook_is_never_overwritten(tmp_path: Path) -> None:
+    path = tmp_path / "backprop.xlsx"
+    path.write_bytes(b"my thesis, saved under the wrong name")
+    with pytest.raises(ConfigError, match="not a workbook this tool can edit") as refused:
+        generate(path)
+    assert "\n" not in str(refused.value)
+    assert path.read_bytes() == b"my thesis, saved under the wrong name"
+
+
+def test_workbooks_from_before_the_records_are_still_recognised(tmp_path: Path) -> None:
+    # An older excelgen wrote no custom properties; its note in the core properties tells its workbooks.
+    book = generate(tmp_path / "backprop.xlsx")
+    export_run(write_run(tmp_path / "runs" / "a", [98.0]), book)
+    unrecorded = tmp_path / "old.xlsx"
+    with zipfile.ZipFile(book) as old, zipfile.ZipFile(unrecorded, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            data = old.read(info)
+            if info.filename == "docProps/custom.xml":
+                data = data.split(b"<property")[0] + b"</Properties>"
+            new.writestr(info, data)
+    with Package(unrecorded) as package:
+        assert package.owned_sheets("excelgen") is None and package.owned_sheets("trainer") is None
+    generate(unrecorded, Config(training=Training(learning_rates=(0.3,), iterations=5)))
+    export_run(write_run(tmp_path / "runs" / "b", [99.0]), unrecorded)
+    assert sheet_names(unrecorded) == [layout.BACKPROP, "η=0.3", layout.SWEEP, layout.CHECK, "MNIST", "Runs"]
+    assert len(list(load_workbook(unrecorded, read_only=True)[RUNS_SHEET].values)) == 3
+
+
+# -- writers take turns ------------------------------------------------------------------------------------
+
+
+def test_concurrent_exports_all_land(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    runs = [write_run(tmp_path / "runs" / f"r{k}", [97.0 + k / 10]) for k in range(5)]
+    script = "import sys; from trainer.export import export_run; export_run(sys.argv[1], sys.argv[2])"
+    argv = [sys.executable, "-c", script]
+    procs = [subprocess.Popen([*argv, str(r), str(book)], cwd=ROOT, stderr=subprocess.PIPE) for r in runs]
+    for proc in procs:
+        assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
+    rows = list(load_workbook(book, read_only=True)[RUNS_SHEET].values)[1:]
+    assert sorted(r[0] for r in rows) == sorted(run.as_posix() for run in runs)
+    assert leftovers(tmp_path) == []
+
+
+def test_a_writer_that_waits_too_long_gets_one_line(tmp_path: Path, monkeypatch) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    monkeypatch.setattr(files, "LOCK_WAIT_S", 0.2)
+    busy = pytest.raises(ConfigError, match="another excelgen or trainer is writing it")
+    with files.exclusive_lock(book), busy:  # another writer holds the lock all along
+        cli.generate(SMALL, book)
+    assert leftovers(tmp_path) == []
+
+
+# -- links and names ---------------------------------------------------------------------------------------
+
+
+def test_a_symlinked_workbook_is_written_through_and_stays_a_link(tmp_path: Path) -> None:
+    real = generate((tmp_path / "synced").mkdir() or tmp_path / "synced" / "backprop.xlsx")
+    link = tmp_path / "backprop.xlsx"
+    link.symlink_to(real)
+    previous = real.read_bytes()
+    export_run(write_run(tmp_path / "runs" / "a", [98.0]), link)
+    generate(link)
+    assert link.is_symlink() and link.resolve() == real.resolve()
+    assert MNIST_SHEET in sheet_names(real)
+    assert (tmp_path / "synced" / "backprop.bak.xlsx").is_file()
+    assert not (tmp_path / "backprop.bak.xlsx").exists()
+    assert real.read_bytes() != previous
+
+
+def test_temporary_names_are_unpredictable_so_a_planted_link_is_not_followed(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    victim = tmp_path / "victim.txt"
+    victim.write_text("do not overwrite")
+    for name in (f".backprop.xlsx.{os.getpid()}.tmp", "backprop.xlsx.tmp", ".backprop.xlsx.tmp"):
+        (tmp_path / name).symlink_to(victim)
+    export_run(write_run(tmp_path / "runs" / "a", [98.0]), book)
+    assert victim.read_text() == "do not overwrite"
+
+
+def test_an_overlong_name_is_one_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="the file name is too long"):
+        generate(tmp_path / ("a" * 250 + ".xlsx"))
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- interrupted writes ------------------------------------------------------------------------------------
+
+
+def _start_slow_excelgen(out: Path, tmpdir: Path) -> subprocess.Popen:
+    env = {**os.environ, "TMPDIR": str(tmpdir)}
+    return subprocess.Popen(
+        [sys.executable, "-m", "excelgen", "--iterations", "20000", "--lr", "0.1", "0.5", "--out", str(out)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _wait_for_temp(folder: Path, proc: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 60
+    while not any(p.name.endswith(".tmp") and p.is_dir() for p in folder.iterdir()):
+        assert proc.poll() is None, proc.communicate()
+        assert time.monotonic() < deadline, "the writer never started"
+        time.sleep(0.02)
+    time.sleep(0.3)  # well into writing the sheets
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_write_leaves_the_old_file_and_nothing_else(tmp_path: Path, sig: int) -> None:
+    folder, tmpdir = tmp_path / "out", tmp_path / "tmpdir"
+    folder.mkdir(), tmpdir.mkdir()
+    book = generate(folder / "backprop.xlsx")
+    before = book.read_bytes()
+    proc = _start_slow_excelgen(book, tmpdir)
+    _wait_for_temp(folder, proc)
+    proc.send_signal(sig)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert err.strip() == f"excelgen: interrupted; {book} is unchanged"
+    assert book.read_bytes() == before
+    assert sorted(p.name for p in folder.iterdir()) == ["backprop.xlsx"]
+    assert list(tmpdir.iterdir()) == []
+
+
+def test_after_kill_9_the_next_write_removes_the_leftover(tmp_path: Path) -> None:
+    folder, tmpdir = tmp_path / "out", tmp_path / "tmpdir"
+    folder.mkdir(), tmpdir.mkdir()
+    book = generate(folder / "backprop.xlsx")
+    before = book.read_bytes()
+    proc = _start_slow_excelgen(book, tmpdir)
+    _wait_for_temp(folder, proc)
+    proc.kill()
+    proc.communicate(timeout=60)
+    assert book.read_bytes() == before
+    assert any(p.name.endswith(".tmp") for p in folder.iterdir())  # what kill -9 leaves
+    generate(book)
+    assert sorted(p.name for p in folder.iterdir()) == ["backprop.bak.xlsx", "backprop.xlsx"]
+
+
+# -- a hostile file ----------------------------------------------------------------------------------------
+
+
+def _with_part(src: Path, name: str, write) -> Path:
+    out = src.with_name("crafted.xlsx")
+    with zipfile.ZipFile(src) as old, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as new:
+        for info in old.infolist():
+            new.writestr(info, old.read(info))
+        with new.open(name, "w", force_zip64=True) as part:
+            write(part)
+    return out
+
+
+def test_a_zip_bomb_is_refused_quickly_with_bounded_memory(tmp_path: Path) -> None:
+    def zeros(part) -> None:
+        chunk = bytes(1 << 20)
+        for _ in range(400):  # 400 MiB that deflate to ~0.4 MiB
+            part.write(chunk)
+
+    bomb = _with_part(generate(tmp_path / "backprop.xlsx"), "xl/media/image1.png", zeros)
+    assert bomb.stat().st_size < 2 * 2**20
+    tracemalloc.start()
+    start = time.perf_counter()
+    with pytest.raises(PackageError, match="zip bomb"):
+        Package(bomb)
+    seconds, (_, peak) = time.perf_counter() - start, tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert seconds < 1.0 and peak < 16 * 2**20
+    with pytest.raises(ConfigError, match="zip bomb"):
+        generate(bomb)
+
+
+def test_a_part_that_lies_about_its_size_is_refused(tmp_path: Path) -> None:
+    # Declared smaller than it is: zipfile inflates no more than declared, and the CRC then fails.
+    book = generate(tmp_path / "backprop.xlsx")
+    data = bytearray(book.read_bytes())
+    info = zipfile.ZipFile(book).getinfo("xl/workbook.xml")
+    small = (info.file_size // 2).to_bytes(4, "little")
+    data[info.header_offset + 22 : info.header_offset + 26] = small  # in the local header
+    name = info.filename.encode()
+    central = data.index(b"PK\x01\x02" + data[info.header_offset + 4 : info.header_offset + 4][:0])
+    while data[central + 46 : central + 46 + len(name)] != name:
+        central = data.index(b"PK\x01\x02", central + 4)
+    data[central + 24 : central + 28] = small  # and in the central directory
+    book.write_bytes(bytes(data))
+    with pytest.raises(PackageError, match="damaged"):
+        Package(book)
+
+
+def test_too_many_parts_are_refused_before_reading(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    with pytest.raises(PackageError, match="more than the 5 a workbook may have"):
+        Package(book, Limits(entries=5))
+
+
+def test_a_part_too_large_to_edit_is_refused_not_read(tmp_path: Path) -> None:
+    book = generate(tmp_path / "backprop.xlsx")
+    with pytest.raises(PackageError, match="more than the 0 MiB this tool edits"):
+        Package(book, Limits(parse_bytes=100))
+
+
+def test_check_target_refuses_what_cannot_be_written(tmp_path: Path) -> None:
+    (tmp_path / "dangling.xlsx").symlink_to(tmp_path / "nowhere" / "x.xlsx")
+    with pytest.raises(writer.WorkbookError, match="symbolic link to nothing"):
+        writer.check_target(tmp_path / "dangling.xlsx")
+    with pytest.raises(writer.WorkbookError, match="must end in .xlsx"):
+        writer.check_target(tmp_path / "book.xls")
