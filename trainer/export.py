@@ -14,7 +14,7 @@ from typing import Any
 
 import xlsxwriter
 
-from . import xlsx_parts
+from . import learned, xlsx_parts
 from .errors import UserError
 from .files import write_atomic
 
@@ -62,6 +62,7 @@ EPOCH_TABLE_ROW = 3  # 0-based row of the epoch table's header on the MNIST shee
 CHART_COLUMN = len(EPOCH_COLUMNS) + 1  # charts start one column right of the epoch table
 CHART_SIZE = (600, 300)  # pixels: about 9 columns by 15 rows
 CHART_ROWS = 16  # rows from one chart's top to the next one's
+CHARTS_END = EPOCH_TABLE_ROW + 2 * CHART_ROWS  # the first row below both charts
 AXIS_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)  # percent: round major units for the accuracy axis
 SETTINGS_VALUE_COLUMNS = (1, 4)  # a setting's value spans B:E, wide enough for a schedule's description
 
@@ -167,7 +168,9 @@ def _mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_di
     first, last = _epoch_table(wb, ws, fmt, log["epochs"], best)
     _charts(wb, ws, log["epochs"], first, last)
     row = _settings(ws, fmt, last + 3, settings(log, run_dir))
-    _layers(ws, fmt, row + 2, log)
+    row = _layers(ws, fmt, row + 2, log)
+    # Below everything, so that its rows can be small squares: the confusion matrix, mistakes, kernels.
+    learned.draw(wb, ws, MNIST_SHEET, max(row, CHARTS_END) + 3, run_dir, log)
 
 
 def _epoch_table(wb: xlsxwriter.Workbook, ws, fmt: dict, epochs: list[dict], best: dict) -> tuple[int, int]:
@@ -273,11 +276,11 @@ def _settings(ws, fmt: dict, top: int, rows: list[tuple[str, Any]]) -> int:
     return top + len(rows)
 
 
-def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> None:
-    """The torchinfo layer table: layer, output shape, parameters, and the total."""
+def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> int:
+    """The torchinfo layer table: layer, output shape, parameters, the total; returns the last row used."""
     layers = [layer for layer in log.get("layers") or [] if isinstance(layer, dict)]
     if not layers:
-        return
+        return top - 1
     ws.write(top, 0, "Layers (torchinfo)", fmt["title"])
     ws.write(top + 1, 0, "Layer", fmt["head"])
     ws.merge_range(top + 1, 1, top + 1, 2, "Output shape", fmt["head"])
@@ -290,6 +293,7 @@ def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> None:
     total = top + 2 + len(layers)
     ws.write(total, 0, "Total params", fmt["label"])
     ws.write(total, 3, _cell(log.get("params")), fmt["label"])
+    return total
 
 
 def _runs_sheet(wb: xlsxwriter.Workbook, fmt: dict, row: list[Any], row_number: int) -> None:

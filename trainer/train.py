@@ -24,7 +24,7 @@ import torchinfo
 from torch import nn
 from tqdm import tqdm
 
-from . import augment, config, models
+from . import augment, config, evaluate, models
 from .errors import UserError
 from .files import write_atomic
 
@@ -341,6 +341,9 @@ def fit(
     state.log["finished_at"] = now()
     save_epoch(run_dir, state)
     write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
+    # What the MNIST sheet draws (confusion matrix, mistakes, kernels), so the export needs no model run.
+    last = state.log["epochs"][-1]["epoch"]
+    evaluate.save_results(run_dir, state.model, data.test_x, data.test_y, hp.test_batch_size, last)
     first, seconds = first_at_target(state.log["epochs"])
     print(f"Best test accuracy: {state.log['best_test_acc']:.2f}% at epoch {state.log['best_epoch']}")
     if first is not None:
