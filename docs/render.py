@@ -37,14 +37,19 @@ PICTURES = {
     "mnist_learned.png": (MNIST_SHEET, "section", 220),
 }
 MARGIN = 12  # pixels of white kept around the trimmed content
-GALLERY_LINES = 1  # the section's picture ends below this many lines of mistakes
+GALLERY_LINES = 2  # the section's picture ends below this many lines of mistakes
 
 
 def section_area(workbook: Path) -> str:
     """The learned section from its title to the end of its first GALLERY_LINES lines of mistakes."""
     book = load_workbook(workbook, read_only=True)
     try:
-        cells = [(c.row, c.column, c.value) for row in book[MNIST_SHEET].iter_rows() for c in row if c.value]
+        cells = [
+            (c.row, c.column, c.value)
+            for row in book[MNIST_SHEET].iter_rows()
+            for c in row
+            if c.value is not None
+        ]
     finally:
         book.close()
     top = next((r for r, col, v in cells if col == 1 and v == learned.TITLE), None)

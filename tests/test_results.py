@@ -4,6 +4,7 @@ else's run folder is checked: every wrong field is refused in one line, never wi
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -97,6 +98,8 @@ TAMPERED = {
     "deeply-nested": (lambda p: p.write_text("[" * 100_000 + "]" * 100_000), "not valid JSON"),
     "nan": (lambda p: p.write_text(p.read_text().replace('"epoch":4', '"epoch":NaN')), "not valid JSON"),
     "not-utf8": (lambda p: p.write_bytes(b"\xff\xfe{}"), "not valid JSON"),
+    "a-folder": (lambda p: (p.unlink(), p.mkdir()), "not a regular file"),
+    "a-pipe": (lambda p: (p.unlink(), os.mkfifo(p)), "not a regular file"),
     "a-list": (lambda p: p.write_text("[1, 2]"), "a JSON object"),
     "format-2": (lambda p: _edit(p, _set(("format",), 2)), "format is not 1"),
     "format-true": (lambda p: _edit(p, _set(("format",), True)), "format is not 1"),

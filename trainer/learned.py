@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import xlsxwriter
-from xlsxwriter.utility import xl_range, xl_range_abs, xl_rowcol_to_cell
+from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowcol_to_cell
 
 from . import results as results_file
 from .results import IMAGE, Results, ResultsUnavailable
@@ -27,7 +27,7 @@ CLASSES = results_file.CLASSES
 LABEL_COLUMN = 0  # A: row labels
 COUNT_COLUMN = 1  # B..K: the confusion counts, one column per predicted digit
 ACC_COLUMN = COUNT_COLUMN + CLASSES  # L: per-class accuracy
-WIDE_WIDTH = 11  # characters: the width of B..I above, given to J..L too so the matrix is even
+WIDE_WIDTH = 11  # characters: the epoch table's width of B..I, given to J..L too so the matrix is even
 GRID_COLUMN = ACC_COLUMN + 2  # N: the first column of square cells (M is a narrow gap)
 CELL_PX = 15  # a square cell: 15 px wide and high
 ROW_POINTS = CELL_PX * 0.75  # 11.25 pt
@@ -67,7 +67,7 @@ def draw(wb: xlsxwriter.Workbook, ws: Any, sheet: str, top: int, run_dir: Path, 
         f"The final model (epoch {res.epoch}) on the {n:,} test images: {res.correct:,} right, "
         f"{n - res.correct:,} wrong.",
     )
-    ws.set_column(ACC_COLUMN - 2, ACC_COLUMN, WIDE_WIDTH)  # J..L
+    ws.set_column(COUNT_COLUMN, ACC_COLUMN, WIDE_WIDTH)
     grid = top + 3  # the first row of small square cells
     ws.write_string(
         top + 2, LABEL_COLUMN, "Confusion matrix: rows the true digit, columns the prediction", fmt["bold"]
@@ -81,7 +81,7 @@ def draw(wb: xlsxwriter.Workbook, ws: Any, sheet: str, top: int, run_dir: Path, 
     for r in range(grid, last_row + 1):
         ws.set_row(r, ROW_POINTS)
     ws.set_column(GRID_COLUMN - 1, last_column, NARROW_WIDTH)
-    wb.define_name(SECTION_NAME, f"={sheet}!{xl_range_abs(top, 0, last_row, last_column)}")
+    wb.define_name(SECTION_NAME, f"={quote_sheetname(sheet)}!{xl_range_abs(top, 0, last_row, last_column)}")
 
 
 def _formats(wb: xlsxwriter.Workbook) -> dict[str, Any]:
@@ -177,9 +177,11 @@ def _confusion(wb: xlsxwriter.Workbook, ws: Any, fmt: dict, sheet: str, top: int
     )
     wb.define_name(
         CONFUSION_NAME,
-        f"={sheet}!{xl_range_abs(first, COUNT_COLUMN, last, COUNT_COLUMN + CLASSES - 1)}",
+        f"={quote_sheetname(sheet)}!{xl_range_abs(first, COUNT_COLUMN, last, COUNT_COLUMN + CLASSES - 1)}",
     )
-    wb.define_name(CLASS_ACC_NAME, f"={sheet}!{xl_range_abs(first, ACC_COLUMN, last, ACC_COLUMN)}")
+    wb.define_name(
+        CLASS_ACC_NAME, f"={quote_sheetname(sheet)}!{xl_range_abs(first, ACC_COLUMN, last, ACC_COLUMN)}"
+    )
     return last + 4
 
 
@@ -189,7 +191,7 @@ def _mistake_table(ws: Any, fmt: dict, top: int, res: Results) -> int:
     if not res.mistakes:
         ws.write_string(top + 1, LABEL_COLUMN, "None: every test image is right.", fmt["text"])
         return top + 1
-    for col, header in enumerate(("Picture", "Test image", "True digit", "Predicted", "Probability")):
+    for col, header in enumerate(("Picture's name", "Test image", "True digit", "Predicted", "Probability")):
         ws.write_string(top + 1, LABEL_COLUMN + col, header, fmt["head"])
     for k, m in enumerate(res.mistakes, start=1):
         row = top + 1 + k
@@ -209,7 +211,10 @@ def _mistake_table(ws: Any, fmt: dict, top: int, res: Results) -> int:
 
 def _kernels_caption(res: Results) -> str:
     out, _, kh, kw = res.kernels.shape
-    return f"First convolution ({res.conv_name}): {out} kernels of {kh}x{kw}, blue negative, red positive"
+    return (
+        f"First convolution (module {res.conv_name}): {out} kernels of {kh}x{kw}, "
+        "blue negative, white 0, red positive"
+    )
 
 
 def _kernels(ws: Any, fmt: dict, top: int, res: Results) -> int:
@@ -280,7 +285,7 @@ def _gallery(
             for j in range(IMAGE):
                 ws.write_number(row + 1 + i, col + j, int(m.pixels[i, j]), fmt["hidden"])
         block = xl_range_abs(row + 1, col, row + IMAGE, col + IMAGE - 1)
-        wb.define_name(mistake_name(k + 1), f"={sheet}!{block}")
+        wb.define_name(mistake_name(k + 1), f"={quote_sheetname(sheet)}!{block}")
         blocks.append(block.replace("$", ""))
     if not blocks:
         return top, last_column

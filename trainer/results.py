@@ -135,6 +135,8 @@ def load(run_dir: Path, log: dict[str, Any]) -> Results:
     """The run's results, checked field by field and against log.json's final epoch; otherwise
     ResultsUnavailable saying, in one line, what is wrong and what to do."""
     path = Path(run_dir) / RESULTS
+    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the export
+        raise ResultsUnavailable(f"{RESULTS}: not a regular file")
     try:
         with open(path, "rb") as f:
             data = f.read(MAX_BYTES + 1)
