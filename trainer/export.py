@@ -1,6 +1,7 @@
 """A training run into the user's workbook: the `MNIST` sheet (settings, layers, epochs, two native
-charts) and one new row of the `Runs` sheet. The sheets are drawn with xlsxwriter in a scratch workbook and
-grafted into the user's file by trainer.xlsx_parts, which leaves every other part of it byte-identical.
+charts, and below them what the network learned: trainer/learned.py) and one new row of the `Runs` sheet.
+The sheets are drawn with xlsxwriter in a scratch workbook and grafted into the user's file by
+trainer.xlsx_parts, which leaves every other part of it byte-identical.
 """
 
 from __future__ import annotations
