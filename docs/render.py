@@ -1,12 +1,14 @@
-"""Render the README's pictures from a workbook: the LR sweep charts and the MNIST charts, as PNG.
+"""Render the README's pictures from a workbook: the LR sweep charts, the MNIST charts and the top of the
+MNIST sheet's "what the network learned" section, as PNG.
 
-    python docs/render.py output/backprop.xlsx        # -> docs/img/lr_sweep.png, docs/img/mnist.png
+    python docs/render.py output/backprop.xlsx
+    # -> docs/img/lr_sweep.png, docs/img/mnist.png, docs/img/mnist_learned.png
 
-For each picture a throwaway copy of the workbook prints only that sheet's charts (every other sheet hidden,
-a print area over the charts' anchors, fit to one landscape page); headless LibreOffice turns the copies
-into PDF (recalculating on load, so a file whose cached values an editor dropped still renders right);
-pdftoppm (Debian: poppler-utils) makes each first page a PNG, which is trimmed to its content and reduced to
-a palette so that it stays small. The user's workbook is only read.
+For each picture a throwaway copy of the workbook prints only one area of one sheet (every other sheet
+hidden, a print area over the charts' anchors or over the section, fit to one landscape page); headless
+LibreOffice turns the copies into PDF (recalculating on load, so a file whose cached values an editor
+dropped still renders right); pdftoppm (Debian: poppler-utils) makes each first page a PNG, which is
+trimmed to its content and reduced to a palette so that it stays small. The user's workbook is only read.
 """
 
 from __future__ import annotations
@@ -17,22 +19,57 @@ import sys
 import tempfile
 from pathlib import Path
 
+from openpyxl import load_workbook
+from openpyxl.utils import get_column_letter
 from PIL import Image, ImageChops
 
 from excelgen.layout import SWEEP
 from excelgen.libreoffice import PDF, convert, soffice
 from excelgen.package import Package, PackageError
+from trainer import learned
 from trainer.export import MNIST_SHEET
 
-PICTURES = {"lr_sweep.png": SWEEP, "mnist.png": MNIST_SHEET}
-DPI = 110
+# picture: (sheet, what to print: its "charts" or the learned "section", dots per inch)
+PICTURES = {
+    "lr_sweep.png": (SWEEP, "charts", 110),
+    "mnist.png": (MNIST_SHEET, "charts", 110),
+    # A wide area on one page: more dots, so that the small text stays legible.
+    "mnist_learned.png": (MNIST_SHEET, "section", 220),
+}
 MARGIN = 12  # pixels of white kept around the trimmed content
+GALLERY_LINES = 2  # the section's picture ends below this many lines of mistakes
 
 
-def print_copy(workbook: Path, sheet: str, out: Path) -> None:
-    """A copy of the workbook that prints nothing but the charts of `sheet`."""
+def section_area(workbook: Path) -> str:
+    """The learned section from its title to the end of its first GALLERY_LINES lines of mistakes."""
+    book = load_workbook(workbook, read_only=True)
+    try:
+        cells = [
+            (c.row, c.column, c.value)
+            for row in book[MNIST_SHEET].iter_rows()
+            for c in row
+            if c.value is not None
+        ]
+    finally:
+        book.close()
+    top = next((r for r, col, v in cells if col == 1 and v == learned.TITLE), None)
+    if top is None:
+        raise ValueError(f"its {MNIST_SHEET} sheet has no section {learned.TITLE!r}")
+    if any(r == top + 1 and str(v).startswith("Nothing to draw") for r, _, v in cells):
+        raise ValueError(f"its {MNIST_SHEET} sheet has no results drawn (the run has no results.json)")
+    after = (
+        f"#{GALLERY_LINES * learned.GALLERY_COLUMNS + 1} "  # the label above the next line's first picture
+    )
+    below = [r for r, _, v in cells if r > top and isinstance(v, str) and v.startswith(after)]
+    bottom = below[0] - 1 if below else max(r for r, _, _ in cells)
+    right = get_column_letter(max(col for r, col, _ in cells if top <= r <= bottom))
+    return f"$A${top}:${right}${bottom}"
+
+
+def print_copy(workbook: Path, sheet: str, what: str, out: Path) -> None:
+    """A copy of the workbook that prints nothing but the charts of `sheet`, or the learned section."""
     package = Package(workbook.read_bytes())
-    package.print_only(sheet, package.chart_area(sheet))
+    package.print_only(sheet, package.chart_area(sheet) if what == "charts" else section_area(workbook))
     out.write_bytes(package.to_bytes())
 
 
@@ -47,9 +84,9 @@ def to_pdf(sources: list[Path], workdir: Path) -> list[Path]:
         raise SystemExit(f"render: {e}") from None
 
 
-def to_png(pdf: Path, out: Path) -> None:
+def to_png(pdf: Path, out: Path, dpi: int) -> None:
     stem = pdf.with_suffix("")
-    cmd = ["pdftoppm", "-png", "-r", str(DPI), "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)]
+    cmd = ["pdftoppm", "-png", "-r", str(dpi), "-f", "1", "-l", "1", "-singlefile", str(pdf), str(stem)]
     try:
         subprocess.run(cmd, check=True, capture_output=True)
     except FileNotFoundError:
@@ -77,17 +114,17 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         copies = []
-        for name, sheet in PICTURES.items():
+        for name, (sheet, what, _) in PICTURES.items():
             copies.append(workdir / f"{Path(name).stem}.xlsx")
             try:
-                print_copy(args.workbook, sheet, copies[-1])
+                print_copy(args.workbook, sheet, what, copies[-1])
             except (OSError, PackageError, ValueError) as e:  # no such file, not a workbook, no such sheet
                 print(
                     f"render: {args.workbook}: {e}; pass a workbook that `make train` wrote", file=sys.stderr
                 )
                 return 2
-        for pdf, name in zip(to_pdf(copies, workdir), PICTURES, strict=True):
-            to_png(pdf, args.out / name)
+        for pdf, (name, (_, _, dpi)) in zip(to_pdf(copies, workdir), PICTURES.items(), strict=True):
+            to_png(pdf, args.out / name, dpi)
             print(f"wrote {args.out / name} ({(args.out / name).stat().st_size // 1024} KB)")
     return 0
 

@@ -55,7 +55,13 @@ def test_a_short_run_lowers_the_loss_and_writes_the_run_folder(
     run_dir = train.fit(tensors(), small(), model_name="tiny", seed=1, out=tmp_path)
     out = capsys.readouterr().out
     assert run_dir.parent == tmp_path and re.fullmatch(r"tiny-\d{8}-\d{6}", run_dir.name)
-    assert {p.name for p in run_dir.iterdir()} == {"log.json", "checkpoint.pt", "model.pt", "summary.txt"}
+    assert {p.name for p in run_dir.iterdir()} == {
+        "log.json",
+        "checkpoint.pt",
+        "model.pt",
+        "summary.txt",
+        "results.json",
+    }
     log = json.loads((run_dir / "log.json").read_text())
     losses = [row["train_loss"] for row in log["epochs"]]
     assert losses[-1] < 0.7 * losses[0]

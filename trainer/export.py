@@ -1,10 +1,11 @@
 """A training run into the user's workbook: the `MNIST` sheet (settings, layers, epochs, two native
-charts) and one new row of the `Runs` sheet. The sheets are drawn with xlsxwriter in a scratch workbook and
-handed to excelgen's workbook writer (excelgen.writer), which grafts them into the user's file, leaves every
-other part of it byte-identical, and writes it locked, atomically and with a backup.
+charts, and below them what the network learned: trainer/learned.py) and one new row of the `Runs` sheet.
+The sheets are drawn with xlsxwriter in a scratch workbook and handed to excelgen's workbook writer
+(excelgen.writer), which grafts them into the user's file, leaves every other part of it byte-identical, and
+writes it locked, atomically and with a backup.
 
-A run folder may come from anyone: log.json is read within limits, and every text in it reaches the sheet as
-a string (never a formula, never a hyperlink).
+A run folder may come from anyone: log.json and results.json are read within limits, and every text in
+them reaches the sheet as a string (never a formula, never a hyperlink).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import xlsxwriter
 from excelgen import writer
 from excelgen.package import Package
 
+from . import learned
 from .errors import UserError
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
@@ -78,6 +80,7 @@ EPOCH_TABLE_ROW = 3  # 0-based row of the epoch table's header on the MNIST shee
 CHART_COLUMN = len(EPOCH_COLUMNS) + 1  # charts start one column right of the epoch table
 CHART_SIZE = (600, 300)  # pixels: about 9 columns by 15 rows
 CHART_ROWS = 16  # rows from one chart's top to the next one's
+CHARTS_END = EPOCH_TABLE_ROW + 2 * CHART_ROWS  # the first row below both charts
 AXIS_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 20)  # percent: round major units for the accuracy axis
 SETTINGS_VALUE_COLUMNS = (1, 4)  # a setting's value spans B:E, wide enough for a schedule's description
 
@@ -192,7 +195,9 @@ def _mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_di
     first, last = _epoch_table(wb, ws, fmt, log["epochs"], best)
     _charts(wb, ws, log["epochs"], first, last)
     row = _settings(ws, fmt, last + 3, settings(log, run_dir))
-    _layers(ws, fmt, row + 2, log)
+    row = _layers(ws, fmt, row + 2, log)
+    # Below everything, so that its rows can be small squares: the confusion matrix, mistakes, kernels.
+    learned.draw(wb, ws, MNIST_SHEET, max(row, CHARTS_END) + 3, run_dir, log)
 
 
 def _epoch_table(wb: xlsxwriter.Workbook, ws, fmt: dict, epochs: list[dict], best: dict) -> tuple[int, int]:
@@ -298,11 +303,11 @@ def _settings(ws, fmt: dict, top: int, rows: list[tuple[str, Any]]) -> int:
     return top + len(rows)
 
 
-def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> None:
-    """The torchinfo layer table: layer, output shape, parameters, and the total."""
+def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> int:
+    """The torchinfo layer table: layer, output shape, parameters, the total; returns the last row used."""
     layers = [layer for layer in log.get("layers") or [] if isinstance(layer, dict)]
     if not layers:
-        return
+        return top - 1
     ws.write(top, 0, "Layers (torchinfo)", fmt["title"])
     ws.write(top + 1, 0, "Layer", fmt["head"])
     ws.merge_range(top + 1, 1, top + 1, 2, "Output shape", fmt["head"])
@@ -315,6 +320,7 @@ def _layers(ws, fmt: dict, top: int, log: dict[str, Any]) -> None:
     total = top + 2 + len(layers)
     ws.write(total, 0, "Total params", fmt["label"])
     ws.write(total, 3, _cell(log.get("params")), fmt["label"])
+    return total
 
 
 def _runs_sheet(wb: xlsxwriter.Workbook, fmt: dict, row: list[Any], row_number: int) -> None:

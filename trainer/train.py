@@ -27,7 +27,7 @@ from tqdm import tqdm
 
 from excelgen.files import remove_leftovers, write_atomic
 
-from . import augment, config, models
+from . import augment, config, evaluate, models
 from .errors import UserError
 
 LOG = "log.json"
@@ -405,7 +405,16 @@ def fit(
 
     state.log["finished_at"] = now()
     save_epoch(run_dir, state)
-    write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
+    try:
+        write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
+        # What the MNIST sheet draws (confusion matrix, mistakes, kernels), so the export needs no model run.
+        last = state.log["epochs"][-1]["epoch"]
+        evaluate.save_results(run_dir, state.model, data.test_x, data.test_y, hp.test_batch_size, last)
+    except OSError as e:
+        raise UserError(
+            f"{run_dir}: cannot save the final model ({e.strerror or e}); fix that, then finish with: "
+            f"trainer train --resume {run_dir}"
+        ) from None
     first, seconds = first_at_target(state.log["epochs"])
     print(f"Best test accuracy: {state.log['best_test_acc']:.2f}% at epoch {state.log['best_epoch']}")
     if first is not None:

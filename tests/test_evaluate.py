@@ -1,0 +1,62 @@
+"""The final evaluation (trainer/evaluate.py): a finished run, fresh or resumed, leaves a results.json whose
+confusion matrix agrees with the final epoch, whose mistakes hold the right test images' pixels, and whose
+kernels are the first convolution's of every preset."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from test_train import small, synthetic
+
+from trainer import evaluate, models, results, train
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "shape"),
+    [
+        ("default", "0", (8, 1, 3, 3)),
+        ("tiny", "0", (8, 1, 3, 3)),
+        ("seed001", "conv1", (8, 1, 5, 5)),
+        ("seed002", "0", (8, 1, 3, 3)),
+    ],
+)
+def test_first_conv_of_every_preset(model: str, name: str, shape: tuple) -> None:
+    found, conv = evaluate.first_conv(models.build(model))
+    assert (found, tuple(conv.weight.shape)) == (name, shape)
+
+
+def test_pixels_undo_the_normalization_exactly() -> None:
+    x = torch.arange(256, dtype=torch.uint8).repeat(4)[: 28 * 28].reshape(1, 28, 28)
+    t = train.to_tensors(x, torch.zeros(1), x, torch.zeros(1), torch.device("cpu"))
+    assert np.array_equal(evaluate.pixels(t.test_x), x.numpy())
+
+
+def test_a_finished_run_saves_results_that_match_its_log(tmp_path: Path) -> None:
+    train_x, train_y, test_x, test_y = synthetic()
+    test_y = test_y.clone()
+    test_y[:6] = (test_y[:6] + 1) % 10  # wrong labels: mistakes a model sure of the digit makes confidently
+    data = train.to_tensors(train_x, train_y, test_x, test_y, torch.device("cpu"))
+    run_dir = train.fit(data, small(), model_name="tiny", seed=3, out=tmp_path)
+
+    log = json.loads((run_dir / "log.json").read_text())
+    got = results.load(run_dir, log)
+    last = log["epochs"][-1]
+    assert got.epoch == last["epoch"] == 3
+    assert got.confusion.sum() == len(test_y) and got.correct == last["test_correct"] < len(test_y)
+    assert got.labels.tolist() == test_y.tolist()
+    assert 0 < len(got.mistakes) == min(results.MISTAKES, len(test_y) - got.correct)
+    for m in got.mistakes:
+        assert np.array_equal(m.pixels, test_x[m.index].numpy())
+    model = models.build("tiny")
+    model.load_state_dict(torch.load(run_dir / "model.pt", weights_only=True))
+    assert np.array_equal(got.kernels, model[0].weight.detach().double().numpy())
+
+    # A run folder from before results.json existed gets one by resuming the finished run: same bytes.
+    saved = (run_dir / results.RESULTS).read_bytes()
+    (run_dir / results.RESULTS).unlink()
+    assert train.fit(data, small(), resume=run_dir) == run_dir
+    assert (run_dir / results.RESULTS).read_bytes() == saved

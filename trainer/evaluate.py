@@ -1,0 +1,61 @@
+"""The final model, once more over the test set, into the run's results.json (trainer/results.py): what the
+MNIST sheet draws as the confusion matrix, the mistakes and the first layer's kernels.
+
+It runs the test set the way `train.test` does (eval mode, the same batches), so its number of correct
+images is the final epoch's `test_correct`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import config, results
+
+
+@torch.no_grad()
+def predictions(model: nn.Module, x: torch.Tensor, batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per image: the predicted digit and its probability (softmax also undoes a model's log_softmax)."""
+    model.eval()
+    digits, probs = [], []
+    for start in range(0, len(x), batch_size):
+        output = model(x[start : start + batch_size])
+        digits.append(output.argmax(1))  # the argmax `train.test` counts, not one of the softmax
+        probs.append(F.softmax(output.double(), dim=1).max(1).values)
+    return torch.cat(digits).cpu().numpy(), torch.cat(probs).cpu().numpy()
+
+
+def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
+    """The first Conv2d in registration order, which is the first applied in all of models.MODELS."""
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Conv2d):
+            return name, module
+    raise ValueError(f"{type(model).__name__} has no Conv2d")
+
+
+def pixels(x: torch.Tensor) -> np.ndarray:
+    """Normalized [N, 1, 28, 28] images back to their uint8 pixels (exact: the error is far below 0.5)."""
+    raw = (x.squeeze(1).double() * config.STD + config.MEAN) * 255
+    return raw.round().clamp(0, 255).to(torch.uint8).cpu().numpy()
+
+
+def save_results(
+    run_dir: Path, model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, epoch: int
+) -> Path:
+    """Evaluates `model` on the test images `x` (normalized) and labels `y`; writes run_dir/results.json."""
+    predicted, probability = predictions(model, x, batch_size)
+    name, conv = first_conv(model)
+    content = results.summarize(
+        y.cpu().numpy(),
+        predicted,
+        probability,
+        pixels(x),
+        name,
+        conv.weight.detach().double().cpu().numpy(),
+        epoch,
+    )
+    return results.save(run_dir, content)
