@@ -259,35 +259,34 @@ def _wait_for_temp(folder: Path, proc: subprocess.Popen) -> None:
     time.sleep(0.3)  # well into writing the sheets
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
-def test_an_interrupted_write_leaves_the_old_file_and_nothing_else(tmp_path: Path, sig: int) -> None:
+def _interrupted_write(tmp_path: Path, stop) -> tuple[Path, Path, bytes, subprocess.Popen, str]:
+    """excelgen rewriting a workbook, stopped by `stop(proc)` in the middle: (folder, TMPDIR, the workbook's
+    bytes before, the process, its stderr)."""
     folder, tmpdir = tmp_path / "out", tmp_path / "tmpdir"
     folder.mkdir(), tmpdir.mkdir()
     book = generate(folder / "backprop.xlsx")
     before = book.read_bytes()
     proc = _start_slow_excelgen(book, tmpdir)
     _wait_for_temp(folder, proc)
-    proc.send_signal(sig)
-    out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert err.strip() == f"excelgen: interrupted; {book} is unchanged"
+    stop(proc)
+    _, err = proc.communicate(timeout=60)
     assert book.read_bytes() == before
+    return folder, tmpdir, before, proc, err
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_an_interrupted_write_leaves_the_old_file_and_nothing_else(tmp_path: Path, sig: int) -> None:
+    folder, tmpdir, _, proc, err = _interrupted_write(tmp_path, lambda proc: proc.send_signal(sig))
+    assert proc.returncode == 130, err
+    assert err.strip() == f"excelgen: interrupted; {folder / 'backprop.xlsx'} is unchanged"
     assert sorted(p.name for p in folder.iterdir()) == ["backprop.xlsx"]
     assert list(tmpdir.iterdir()) == []
 
 
 def test_after_kill_9_the_next_write_removes_the_leftover(tmp_path: Path) -> None:
-    folder, tmpdir = tmp_path / "out", tmp_path / "tmpdir"
-    folder.mkdir(), tmpdir.mkdir()
-    book = generate(folder / "backprop.xlsx")
-    before = book.read_bytes()
-    proc = _start_slow_excelgen(book, tmpdir)
-    _wait_for_temp(folder, proc)
-    proc.kill()
-    proc.communicate(timeout=60)
-    assert book.read_bytes() == before
+    folder, _, _, _, _ = _interrupted_write(tmp_path, lambda proc: proc.kill())
     assert any(p.name.endswith(".tmp") for p in folder.iterdir())  # what kill -9 leaves
-    generate(book)
+    generate(folder / "backprop.xlsx")
     assert sorted(p.name for p in folder.iterdir()) == ["backprop.bak.xlsx", "backprop.xlsx"]
 
 
