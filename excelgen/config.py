@@ -178,6 +178,8 @@ def load(
     if path is None:
         return Config()
     source = str(path)
+    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
+        raise ConfigError(source, "--config", "not a regular file (a pipe or a device); give a .toml file")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_CONFIG_BYTES + 1)

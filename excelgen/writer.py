@@ -47,8 +47,9 @@ def lock_files(path: Path) -> list[tuple[Path, str]]:
     ]
 
 
-def check_target(path: Path) -> Path:
-    """The file a write to `path` changes (a link's target), after the checks that need no writing."""
+def check_target(path: Path, open_ok: bool = False) -> Path:
+    """The file a write to `path` changes (a link's target), after the checks that need no writing.
+    `open_ok` skips the check for a spreadsheet program holding it open (it may close it before we write)."""
     path = Path(path)
     if path.suffix.lower() != SUFFIX:
         raise WorkbookError("the name must end in .xlsx")
@@ -70,7 +71,7 @@ def check_target(path: Path) -> Path:
     if len(target.name.encode()) + _ADDED_CHARS > name_max:
         raise WorkbookError(f"the file name is too long (at most {name_max - _ADDED_CHARS} bytes here)")
     for lock, program in {*lock_files(path), *lock_files(target)}:
-        if lock.exists():
+        if lock.exists() and not open_ok:
             raise WorkbookError(f"is open in {program} (lock file {lock.name}); close it, then try again")
     return target
 

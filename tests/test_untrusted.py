@@ -321,3 +321,27 @@ def test_values_that_overflow_are_one_line(tmp_path: Path, capsys) -> None:
     assert "these values overflow float64 (E1 at iteration 0 of η = 0.1)" in err
     assert len(err.strip().splitlines()) == 1
     assert not (tmp_path / "b.xlsx").exists()
+
+
+def test_a_workbook_that_cannot_be_written_is_refused_before_training(
+    tmp_path: Path, fake_mnist, monkeypatch, capsys
+) -> None:
+    def no_training(*args, **kw):
+        raise AssertionError("trained before the workbook was checked")
+
+    monkeypatch.setattr(train, "fit", no_training)
+    argv = [a for a in TRAIN if a != "--no-workbook"]
+    assert cli.main([*argv, "--workbook", str(tmp_path / "no" / "such" / "b.xlsx")]) == 2
+    assert "does not exist; create it first" in one_error_line(capsys)
+
+
+def test_a_pipe_is_not_read_as_a_config_or_a_log(tmp_path: Path, capsys) -> None:
+    os.mkfifo(tmp_path / "pipe.toml")
+    argv = ["--config", str(tmp_path / "pipe.toml"), "--out", str(tmp_path / "b.xlsx")]
+    assert excelgen_cli.main(argv) == 2
+    assert "not a regular file" in capsys.readouterr().err
+    run = tmp_path / "run"
+    run.mkdir()
+    os.mkfifo(run / "log.json")
+    assert cli.main(["export", "--run", str(run), "--workbook", str(tmp_path / "b.xlsx")]) == 2
+    assert "not a regular file" in one_error_line(capsys)

@@ -109,6 +109,13 @@ def check_train_args(args: argparse.Namespace) -> None:
     out = args.out if args.out is not None else DEFAULT_OUT
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file; pass a folder for the run folders")
+    if not args.no_workbook:  # found out now, not after the training
+        from excelgen import writer
+
+        try:
+            writer.check_target(args.workbook, open_ok=True)
+        except writer.WorkbookError as e:
+            raise UserError(f"--workbook {args.workbook}: {e}") from None
 
 
 def check_resume(args: argparse.Namespace, saved: dict) -> config.Hyper:

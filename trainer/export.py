@@ -90,6 +90,8 @@ def load_log(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "log.json"
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: no such run folder; pass a folder written by `trainer train`")
+    if path.exists() and not path.is_file():  # a folder, or a pipe that would never end
+        raise UserError(f"{path}: not a regular file; pass a run folder written by `trainer train`")
     try:
         with open(path, "rb") as f:
             raw = f.read(MAX_LOG_BYTES + 1)
