@@ -1,17 +1,21 @@
-"""Render the README's pictures from a workbook: the LR sweep charts and the MNIST charts, as PNG.
+"""Render the README's pictures from a workbook: the LR sweep charts, the MNIST charts and the Backprop
+sheet (with show_answers off and on, and its gradient check), as PNG.
 
-    python docs/render.py output/backprop.xlsx        # -> docs/img/lr_sweep.png, docs/img/mnist.png
+    python docs/render.py output/backprop.xlsx        # -> docs/img/*.png (the MNIST one needs `make train`)
+    python docs/render.py output/backprop.xlsx --only backprop_answers_off.png backprop_answers_on.png
 
-For each picture a throwaway copy of the workbook prints only that sheet's charts (every other sheet hidden,
-a print area over the charts' anchors, fit to one landscape page); headless LibreOffice turns the copies
-into PDF (recalculating on load, so a file whose cached values an editor dropped still renders right);
-pdftoppm (Debian: poppler-utils) makes each first page a PNG, which is trimmed to its content and reduced to
-a palette so that it stays small. The user's workbook is only read.
+For each picture a throwaway copy of the workbook prints only one area of one sheet (every other sheet
+hidden, a print area: over the charts' anchors or one of the Backprop sheet's areas, fit to one landscape
+page), with the exercise switch set where the picture says; headless LibreOffice turns the copies into PDF
+(recalculating on load, so a file whose cached values an editor dropped still renders right, and the
+conditional formats see the switch); pdftoppm (Debian: poppler-utils) makes each first page a PNG, which is
+trimmed to its content and reduced to a palette so that it stays small. The user's workbook is only read.
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import subprocess
 import sys
 import tempfile
@@ -19,6 +23,7 @@ from pathlib import Path
 
 from PIL import Image, ImageChops
 
+from excelgen import layout
 from excelgen.layout import SWEEP
 from excelgen.libreoffice import PDF, convert, soffice
 from trainer.export import MNIST_SHEET
@@ -29,10 +34,50 @@ DPI = 110
 MARGIN = 12  # pixels of white kept around the trimmed content
 
 
-def print_copy(workbook: Path, sheet: str, out: Path) -> None:
-    """A copy of the workbook that prints nothing but the charts of `sheet`."""
+def _area(first_row: int, first_col: int, last_row: int, last_col: int) -> str:
+    return f"{layout.a1(first_row, first_col, True)}:{layout.a1(last_row, last_col, True)}"
+
+
+# The Backprop sheet: its left part (legend, inputs, diagram, the exercise switch, iterations 0 to 3 of the
+# table's first columns) with answers hidden and shown, and the gradient check. (area, show_answers) each.
+_LEFT = _area(0, 0, layout.data_row(3), layout.DERIVATION_COLS[0] - 1)
+_GRADCHECK = _area(
+    layout.GRADCHECK_TOP, layout.GRADCHECK_LABEL_COL, layout.GRADCHECK_MAX_CELL[0], layout.GRADCHECK_LAST_COL
+)
+BACKPROP_PICTURES = {
+    "backprop_answers_off.png": (_LEFT, False),
+    "backprop_answers_on.png": (_LEFT, True),
+    "gradient_check.png": (_GRADCHECK, True),
+}
+
+
+def set_show_answers(package: Package, on: bool) -> None:
+    """Set the Backprop sheet's show_answers cell in a throwaway copy: a boolean cell, keeping its style."""
+    part = package.sheet_part(layout.BACKPROP)
+    if part is None:
+        raise ValueError(f"no sheet {layout.BACKPROP!r}")
+    ref = layout.a1(*layout.SHOW_ANSWERS_CELL)
+
+    def boolean(m: re.Match[str]) -> str:
+        attrs = re.sub(r'\st="[^"]*"', "", m["attrs"])
+        return f'<c r="{ref}"{attrs} t="b"><v>{int(on)}</v></c>'
+
+    cell = re.compile(rf'<c r="{ref}"(?P<attrs>[^>]*?)(?:/>|>.*?</c>)', re.S)
+    xml, found = cell.subn(boolean, package.text(part), count=1)
+    if not found:
+        raise ValueError(f"no {layout.SHOW_ANSWERS} cell at {layout.BACKPROP}!{ref} (an older workbook?)")
+    package.parts[part] = xml.encode("utf-8")
+
+
+def print_copy(
+    workbook: Path, sheet: str, out: Path, area: str | None = None, show_answers: bool | None = None
+) -> None:
+    """A copy of the workbook that prints nothing but `area` of `sheet` (default: its charts), with the
+    exercise switch set when `show_answers` is given."""
     package = Package(workbook.read_bytes())
-    package.print_only(sheet, package.chart_area(sheet))
+    if show_answers is not None:
+        set_show_answers(package, show_answers)
+    package.print_only(sheet, area or package.chart_area(sheet))
     out.write_bytes(package.to_bytes())
 
 
@@ -70,23 +115,32 @@ def to_png(pdf: Path, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("workbook", type=Path, help="an excelgen workbook with an MNIST sheet (make train)")
+    parser.add_argument("workbook", type=Path, help="an excelgen workbook (with an MNIST sheet: make train)")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "img", help="folder for the PNGs")
+    every = [*PICTURES, *BACKPROP_PICTURES]
+    parser.add_argument(
+        "--only", nargs="+", choices=every, default=every, metavar="PNG", help="these pictures"
+    )
     args = parser.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         copies = []
-        for name, sheet in PICTURES.items():
+        for name in args.only:
             copies.append(workdir / f"{Path(name).stem}.xlsx")
+            sheet, area, switch = (
+                (layout.BACKPROP, *BACKPROP_PICTURES[name])
+                if name in BACKPROP_PICTURES
+                else (PICTURES[name], None, None)
+            )
             try:
-                print_copy(args.workbook, sheet, copies[-1])
+                print_copy(args.workbook, sheet, copies[-1], area, switch)
             except (OSError, PackageError, ValueError) as e:  # no such file, not a workbook, no such sheet
                 print(
                     f"render: {args.workbook}: {e}; pass a workbook that `make train` wrote", file=sys.stderr
                 )
                 return 2
-        for pdf, name in zip(to_pdf(copies, workdir), PICTURES, strict=True):
+        for pdf, name in zip(to_pdf(copies, workdir), args.only, strict=True):
             to_png(pdf, args.out / name)
             print(f"wrote {args.out / name} ({(args.out / name).stat().st_size // 1024} KB)")
     return 0

@@ -4,8 +4,8 @@ A named input `show_answers` on the Backprop sheet (TRUE by default; TRUE/FALSE 
 FALSE, one conditional format paints the computed cells of layout.exercise_areas (iterations 0 and 1 of the
 table, the weights their updates give, the diagram's activations and E_total, the gradient check) as empty
 grey boxes: font and fill of one colour. The inputs stay visible; nothing but the formatting changes, so every
-formula keeps working. A plain formula rule, NOT($H$11): Excel, LibreOffice and Google Sheets all read it
-(Google Sheets' rules cannot use defined names, hence the cell's address).
+formula keeps working. A plain formula rule on an absolute address of the same sheet, NOT($H$11): the form
+that Excel, LibreOffice and Google Sheets all read alike.
 """
 
 from __future__ import annotations

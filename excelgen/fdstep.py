@@ -61,7 +61,7 @@ def libreoffice_worst(nets: dict[str, Network], workdir: Path) -> dict[tuple[str
         write_workbook(config_of(network), generated)
         for j, h in enumerate(STEPS):
             book = load_workbook(generated)
-            sheet, row, col = layout.defined_names(config_of(network))[layout.FD_STEP]
+            sheet, row, col = layout.named_cells(config_of(network))[layout.FD_STEP]
             book[sheet].cell(row + 1, col + 1).value = h
             sources.append(workdir / f"net{k}-step{j}.xlsx")
             book.save(sources[-1])
@@ -69,7 +69,7 @@ def libreoffice_worst(nets: dict[str, Network], workdir: Path) -> dict[tuple[str
     out = {}
     for key, path in zip(keys, recalc_many(sources, workdir), strict=True):
         book = load_workbook(path, data_only=True, read_only=True)
-        sheet, row, col = layout.defined_names(config_of(nets[key[0]]))[layout.GRADCHECK_MAX]
+        sheet, row, col = layout.named_cells(config_of(nets[key[0]]))[layout.GRADCHECK_MAX]
         out[key] = next(book[sheet].iter_rows(min_row=row + 1, max_row=row + 1, values_only=True))[col]
         book.close()
     return out

@@ -9,14 +9,14 @@ Each E₊ / E₋ formula is the table's forward pass (table.forward) with p repl
 quantity that does not depend on p read from row 0, so it does what reference.gradient_check does, operation
 for operation, and the cached values are that function's.
 
-    parameter                        w1                 …  w8
-    at iteration 0                   0.150000000           0.550000000
-    E_total, parameter + h           0.014181381311567     0.014181533409290
-    E_total, parameter − h           0.014181375…          …
-    finite difference (E₊ − E₋)/2h   3.169968…E-04         1.551777…E-02      <- fd_w1 … fd_w8
-    chain rule: the table's ∂E/∂·    3.169968…E-04         1.551777…E-02
-    relative difference              7.2E-10               …
-    largest relative difference      7.2E-10                                  <- gradcheck_max_rel_diff
+    parameter                            w1                  …  w8
+    the parameter at iteration 0         0.150000000            0.550000000
+    E_total with the parameter + h       0.014181381107826      0.014181533161577
+    E_total with the parameter − h       0.014181374767958      0.014181222715415
+    finite difference (E+h − E−h) / 2h   3.169933957E-04        1.552230812E-02   <- fd_w1 … fd_w8
+    chain rule: the table's ∂E_total/∂·  3.169933959E-04        1.552230812E-02
+    relative difference                  7.2E-10                3.8E-11
+    largest relative difference          7.2E-10                                  <- gradcheck_max_rel_diff
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from .formats import Formats
 from .reference import FD_STEP, FORWARD, gradient_check, initial_point
 
 ROW_LABELS = {
-    "value": "at iteration 0",
-    "plus": "E_total, parameter + h",
-    "minus": "E_total, parameter − h",
-    "fd": "finite difference (E₊ − E₋) / 2h",
+    "value": "the parameter at iteration 0",
+    "plus": "E_total with the parameter + h",
+    "minus": "E_total with the parameter − h",
+    "fd": "finite difference (E+h − E−h) / 2h",
     "chain": "chain rule: the table's ∂E_total/∂·",
     "rel_diff": "relative difference",
 }
@@ -84,7 +84,7 @@ def add(cells: Cells, sheet: Worksheet, config: Config, formats: Formats) -> Non
         row,
         col,
         f"{layout.FD_STEP}: the step h of the central differences. A larger h makes the truncation error "
-        f"(∝ h²) grow, a smaller one the rounding of E₊ − E₋ (∝ 1/h). {FD_STEP:g} balances the two here.",
+        f"(∝ h²) grow, a smaller one the rounding of E+h − E−h (∝ 1/h). {FD_STEP:g} balances the two here.",
     )
     sheet.data_validation(
         row,
@@ -138,5 +138,5 @@ def add(cells: Cells, sheet: Worksheet, config: Config, formats: Formats) -> Non
     )
     cells.text(row, col + 1, MAX_NOTE, formats.note)
 
-    sheet.set_column(label_col, label_col, 36)
+    sheet.set_column(label_col, label_col, 40)
     sheet.set_column(label_col + 1, layout.GRADCHECK_LAST_COL, 18)

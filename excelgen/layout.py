@@ -5,8 +5,9 @@ Rows and columns are 0-based, as xlsxwriter counts them; `a1` turns them into th
 
 Every iteration table (the Backprop sheet and each learning-rate sheet) has the same shape: the iteration
 number in column A, then `columns(config)` from column B, the header on HEADER_ROW and iteration 0 on
-FIRST_DATA_ROW. The rows above the header hold each sheet's own material (inputs, diagram, derivation,
-chart on Backprop; the η cell and a chart on a learning-rate sheet).
+FIRST_DATA_ROW. The rows above the header hold each sheet's own material (legend, inputs, diagram, exercise
+switch, derivation, gradient check, charts on Backprop; the η cell, a summary, a legend and charts on a
+learning-rate sheet).
 """
 
 from __future__ import annotations
@@ -316,6 +317,13 @@ def check_final_row(config: Config, table: int, param: int) -> int:
     return check_final_header_row(config) + 1 + table * len(check_final_params(config)) + param
 
 
+def defined_names() -> tuple[str, ...]:
+    """Every workbook-level name excelgen may define, whatever the config (named_cells(config) holds those of
+    one config): the named inputs, eta, show_answers, the gradient check's, the Check summary's."""
+    gradcheck = (FD_STEP, *(fd_name(p) for p in WEIGHTS + BIASES), GRADCHECK_MAX)
+    return (*NAMED_INPUTS, ETA, SHOW_ANSWERS, *gradcheck, *CHECK_CELLS)
+
+
 def check_etotal_cols(config: Config, table: int) -> tuple[int, int, int]:
     """(numpy, workbook, rel. diff) columns of E_total for table sheet `table` (index into table_sheets)."""
     first = CHECK_ITERATION_COL + 1 + 3 * table
@@ -325,9 +333,10 @@ def check_etotal_cols(config: Config, table: int) -> tuple[int, int, int]:
 # --- Every defined name the workbook holds. -----------------------------------------------------------------
 
 
-def defined_names(config: Config) -> dict[str, tuple[str, int, int]]:
-    """Name -> (sheet, row, column) of its single cell: every workbook-level name excelgen defines, and only
-    those (the named inputs, eta, the exercise switch, the gradient check, the Check summary)."""
+def named_cells(config: Config) -> dict[str, tuple[str, int, int]]:
+    """Name -> (sheet, row, column) of its single cell: the workbook-level names excelgen defines for a config
+    (the named inputs, eta, the exercise switch, the gradient check, the Check summary); workbook.py defines
+    exactly these."""
     names = {name: (BACKPROP, *cell) for name, cell in INPUT_CELLS.items()}
     names[ETA] = (BACKPROP, *ETA_CELL)
     names[SHOW_ANSWERS] = (BACKPROP, *SHOW_ANSWERS_CELL)

@@ -89,10 +89,9 @@ def insert_charts(book: Workbook, sheet: Worksheet, config: Config, cell: tuple[
     """The E_total chart at `cell` and the weight chart to its right; `eta` says which η the sheet uses."""
     name = sheet.get_name()
     sheet.insert_chart(*cell, etotal_chart(book, config, name, f"E_total, {eta}"))
+    what = "Weights and biases" if config.training.train_biases else "Weights"
     sheet.insert_chart(
-        *cell,
-        weights_chart(book, config, name, f"Weights, {eta}"),
-        {"x_offset": layout.WEIGHT_CHART_X_OFFSET},
+        *cell, weights_chart(book, config, name, f"{what}, {eta}"), {"x_offset": layout.WEIGHT_CHART_X_OFFSET}
     )
 
 

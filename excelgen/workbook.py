@@ -61,7 +61,7 @@ def write_workbook(config: Config, path: Path) -> dict[float, dict[str, np.ndarr
     write_sweep(book, sweep, config, runs, formats)
     write_check(check, config, runs, formats)
 
-    for name, (sheet_name, row, col) in layout.defined_names(config).items():
+    for name, (sheet_name, row, col) in layout.named_cells(config).items():
         book.define_name(name, "=" + layout.ref(sheet_name, row, col))
 
     try:

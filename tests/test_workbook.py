@@ -529,7 +529,7 @@ def test_show_answers_off_blanks_the_answers_and_only_them(name: str, books: dic
 
     # Inputs stay visible: the named inputs, the table's inputs and iteration 0's parameters, fd_step.
     inputs = {
-        (row, col) for sheet, row, col in layout.defined_names(config).values() if sheet == layout.BACKPROP
+        (row, col) for sheet, row, col in layout.named_cells(config).values() if sheet == layout.BACKPROP
     }
     inputs |= {
         (layout.data_row(k), layout.column(config, n)) for k in (0, 1) for n in ("t1", "t2", "i1", "i2")
@@ -639,7 +639,14 @@ def test_gradient_check_formulas_move_one_parameter_and_read_the_rest_from_itera
 def test_the_workbook_defines_exactly_layouts_names(name: str, books: dict[str, Path]) -> None:
     config = CONFIGS[name]
     book = formulas(books[name])
-    wanted = layout.defined_names(config)
+    wanted = layout.named_cells(config)
     assert set(book.defined_names) == set(wanted)
+    assert set(wanted) <= set(layout.defined_names())  # the config-free list (for rewriting old workbooks)
     for defined, (sheet, row, col) in wanted.items():
         assert list(book.defined_names[defined].destinations) == [(sheet, layout.a1(row, col, absolute=True))]
+
+
+def test_defined_names_lists_every_name_of_every_config() -> None:
+    trained = Config(training=Training(train_biases=True))
+    assert set(layout.defined_names()) == set(layout.named_cells(trained))
+    assert len(set(layout.defined_names())) == len(layout.defined_names())
