@@ -41,6 +41,9 @@ class Cells:
     def number(self, row: int, col: int, number: float, fmt: Format | None = None) -> None:
         self._add(row, col, "number", (ExactFloat(number), fmt))
 
+    def boolean(self, row: int, col: int, value: bool, fmt: Format | None = None) -> None:
+        self._add(row, col, "boolean", (value, fmt))
+
     def formula(self, row: int, col: int, formula: str, fmt: Format | None, value: Any) -> None:
         self._add(row, col, "formula", (formula, fmt, value))
 

@@ -23,9 +23,6 @@ from .config import Config
 from .formats import Formats
 from .notation import EDGES
 
-_ROWS = {"i1": 2, "i2": 5, "a_h1": 2, "a_h2": 5, "a_o1": 2, "a_o2": 5}
-_EDGE_ROWS = {"w1": 2, "w2": 3, "w3": 4, "w4": 5, "w5": 2, "w6": 3, "w7": 4, "w8": 5}
-
 
 def add(cells: Cells, config: Config, run: Mapping[str, np.ndarray], formats: Formats) -> None:
     top, left = layout.DIAGRAM_TOP, layout.DIAGRAM_LEFT
@@ -33,26 +30,25 @@ def add(cells: Cells, config: Config, run: Mapping[str, np.ndarray], formats: Fo
     for offset, heading in ((0, "input"), (2, "weight"), (4, "hidden"), (6, "weight"), (8, "output")):
         cells.text(top + 1, left + offset, heading, formats.note)
 
-    def node(name: str, col: int, fmt, formula: str) -> None:
-        row = top + _ROWS[name]
-        cells.text(row, col, name, fmt)
-        cells.formula(row, col + 1, formula, formats.node_value, float(run[name][0]))
+    def node(name: str, fmt, formula: str) -> None:
+        row, col = layout.DIAGRAM_NODE_CELLS[name]
+        cells.text(row, col - 1, name, fmt)
+        cells.formula(row, col, formula, formats.node_value, float(run[name][0]))
 
     def table_cell(name: str) -> str:
         return "=" + layout.a1(layout.data_row(0), layout.column(config, name))
 
     for name in ("i1", "i2"):
-        node(name, left, formats.input_node, "=" + layout.INPUT_NAME[name])
+        node(name, formats.input_node, "=" + layout.INPUT_NAME[name])
     for name in ("a_h1", "a_h2"):
-        node(name, left + 4, formats.hidden_node, table_cell(name))
+        node(name, formats.hidden_node, table_cell(name))
     for name in ("a_o1", "a_o2"):
-        node(name, left + 8, formats.output_node, table_cell(name))
+        node(name, formats.output_node, table_cell(name))
     for weight, (src, dst) in EDGES.items():
-        col = left + (2 if weight in ("w1", "w2", "w3", "w4") else 6)
-        row = top + _EDGE_ROWS[weight]
-        cells.text(row, col, f"{weight}: {src} → {dst}", formats.edge)
+        row, col = layout.DIAGRAM_EDGE_CELLS[weight]
+        cells.text(row, col - 1, f"{weight}: {src} → {dst}", formats.edge)
         value = float(getattr(config.network, weight))
-        cells.formula(row, col + 1, "=" + layout.INPUT_NAME[weight], formats.edge_value, value)
-    row = top + 6
-    cells.text(row, left + 8, "E_total", formats.label)
-    cells.formula(row, left + 9, table_cell("E_total"), formats.node_value, float(run["E_total"][0]))
+        cells.formula(row, col, "=" + layout.INPUT_NAME[weight], formats.edge_value, value)
+    row, col = layout.DIAGRAM_NODE_CELLS["E_total"]
+    cells.text(row, col - 1, "E_total", formats.label)
+    cells.formula(row, col, table_cell("E_total"), formats.node_value, float(run["E_total"][0]))

@@ -15,6 +15,9 @@ VALUE = "0.000000000"  # the documents show nine decimals
 GRADIENT = "0.000E+00"  # gradients span decades
 REL_DIFF = "0.0E+00"
 NODE_VALUE = "0.0000"
+# The gradient check: E₊ and E₋ differ from the ninth decimal on, and the two gradients agree to ~10 digits.
+E_TOTAL_FINE = "0.000000000000000"
+GRADIENT_FINE = "0.000000000E+00"
 
 INPUT_BLUE = "#0000FF"
 INPUT_FILL = "#FFF2CC"
@@ -23,9 +26,17 @@ HIGHLIGHT_FILL = "#FCE4D6"
 INPUT_NODE_FILL = "#E2EFDA"
 HIDDEN_NODE_FILL = "#DDEBF7"
 OUTPUT_NODE_FILL = "#FCE4D6"
+# The gradients' diverging scale, red-white-blue, light enough for black digits on either end. A negative
+# gradient raises its weight (w − η·∂E/∂w), a positive one lowers it.
+GRADIENT_NEGATIVE = "#F4A6A3"
+GRADIENT_ZERO = "#FFFFFF"
+GRADIENT_POSITIVE = "#9DC3E6"
+# Exercise mode: a computed cell with show_answers off is an empty grey box, its digits the fill's colour.
+EXERCISE_FILL = "#E4E4E4"
 
 
-_CONDITIONAL = {"pass_", "fail", "edited"}  # used only by conditional formats, which number their own
+# Used only by conditional formats, which number their own.
+_CONDITIONAL = {"pass_", "fail", "edited", "answer_hidden"}
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,18 @@ class Formats:
     pass_: Format  # conditional formats of the Check status
     fail: Format
     edited: Format
+    row_label: Format  # a row's name in the gradient check
+    row_label_bold: Format
+    e_total_fine: Format  # E_total to 15 decimals
+    gradient_fine: Format  # a gradient to 10 significant digits
+    switch: Format  # show_answers: an input, centred
+    answer_hidden: Format  # conditional: a computed cell while show_answers is off
+    swatch_input: Format  # the legend's swatches
+    swatch_formula: Format
+    swatch_e_total: Format
+    swatch_negative: Format
+    swatch_positive: Format
+    swatch_hidden: Format
 
 
 def create(book: Workbook) -> Formats:
@@ -63,13 +86,15 @@ def create(book: Workbook) -> Formats:
         return book.add_format(props)
 
     node = {"bold": True, "align": "center", "border": 1}
+    swatch = {"align": "center", "border": 1, "border_color": "#BFBFBF"}
+    input_ = {"font_color": INPUT_BLUE, "bg_color": INPUT_FILL, "border": 1, "border_color": "#BFBFBF"}
     header = {"bold": True, "align": "center", "valign": "vcenter", "bottom": 2, "bg_color": HEADER_FILL}
     formats = Formats(
         title=fmt(bold=True, font_size=14),
         note=fmt(italic=True, font_color="#595959"),
         heading=fmt(bold=True, bottom=1),
         label=fmt(bold=True, align="right"),
-        input=fmt(font_color=INPUT_BLUE, bg_color=INPUT_FILL, border=1, border_color="#BFBFBF"),
+        input=fmt(**input_),
         group=fmt(italic=True, align="center", bg_color=HEADER_FILL, top=1),
         header=fmt(**header),
         header_highlight=fmt(**{**header, "bg_color": HIGHLIGHT_FILL}),
@@ -91,6 +116,18 @@ def create(book: Workbook) -> Formats:
         pass_=fmt(font_color="#006100", bg_color="#C6EFCE"),
         fail=fmt(font_color="#9C0006", bg_color="#FFC7CE"),
         edited=fmt(font_color="#9C5700", bg_color="#FFEB9C"),
+        row_label=fmt(),
+        row_label_bold=fmt(bold=True),
+        e_total_fine=fmt(num_format=E_TOTAL_FINE),
+        gradient_fine=fmt(num_format=GRADIENT_FINE),
+        switch=fmt(**input_, bold=True, align="center"),
+        answer_hidden=fmt(font_color=EXERCISE_FILL, bg_color=EXERCISE_FILL),
+        swatch_input=fmt(**{**input_, "align": "center"}),
+        swatch_formula=fmt(**swatch),
+        swatch_e_total=fmt(**swatch, bold=True, bg_color=HIGHLIGHT_FILL),
+        swatch_negative=fmt(**swatch, bg_color=GRADIENT_NEGATIVE),
+        swatch_positive=fmt(**swatch, bg_color=GRADIENT_POSITIVE),
+        swatch_hidden=fmt(**swatch, bg_color=EXERCISE_FILL, font_color="#595959"),
     )
     # xlsxwriter numbers cell formats in the order the sheets first use them; number them here instead, so
     # styles.xml does not depend on which cell is written first (fastsheet renders cells early).

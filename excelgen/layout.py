@@ -5,8 +5,9 @@ Rows and columns are 0-based, as xlsxwriter counts them; `a1` turns them into th
 
 Every iteration table (the Backprop sheet and each learning-rate sheet) has the same shape: the iteration
 number in column A, then `columns(config)` from column B, the header on HEADER_ROW and iteration 0 on
-FIRST_DATA_ROW. The rows above the header hold each sheet's own material (inputs, diagram, derivation,
-chart on Backprop; the η cell and a chart on a learning-rate sheet).
+FIRST_DATA_ROW. The rows above the header hold each sheet's own material (legend, inputs, diagram, exercise
+switch, derivation, gradient check, charts on Backprop; the η cell, a summary, a legend and charts on a
+learning-rate sheet).
 """
 
 from __future__ import annotations
@@ -178,21 +179,81 @@ INPUT_CELLS: dict[str, tuple[int, int]] = {
 ETA_CELL = (INPUT_HEADER_ROW + 2 + len(_INPUT_BLOCKS[0][2]), 1)  # below i1…b2, one row apart
 assert max(r for r, _ in [*INPUT_CELLS.values(), ETA_CELL]) < GROUP_ROW - 1
 
-# --- The rest of the Backprop sheet's top area. -------------------------------------------------------------
+# --- The rest of the Backprop sheet's top area, left to right: the legend (row 1), the diagram and the
+# exercise switch, the derivation, the gradient check, the E_total and weight charts. ------------------------
+
+LEGEND_ROW = 1  # a label in column A, then one swatch per colour, then a note
+LEGEND_COL = 1
 
 DIAGRAM_TOP = 2  # the network diagram: rows DIAGRAM_TOP…, columns DIAGRAM_LEFT…
 DIAGRAM_LEFT = 6
+# The value cell of each node (its name sits in the cell to the left) and of each weight (its "w1: i1 → h1"
+# label likewise): inputs in the first diagram column, hidden units in the third, outputs in the fifth.
+DIAGRAM_NODE_CELLS: dict[str, tuple[int, int]] = {
+    "i1": (DIAGRAM_TOP + 2, DIAGRAM_LEFT + 1),
+    "i2": (DIAGRAM_TOP + 5, DIAGRAM_LEFT + 1),
+    "a_h1": (DIAGRAM_TOP + 2, DIAGRAM_LEFT + 5),
+    "a_h2": (DIAGRAM_TOP + 5, DIAGRAM_LEFT + 5),
+    "a_o1": (DIAGRAM_TOP + 2, DIAGRAM_LEFT + 9),
+    "a_o2": (DIAGRAM_TOP + 5, DIAGRAM_LEFT + 9),
+    "E_total": (DIAGRAM_TOP + 6, DIAGRAM_LEFT + 9),
+}
+DIAGRAM_EDGE_CELLS: dict[str, tuple[int, int]] = {
+    w: (DIAGRAM_TOP + 2 + k % 4, DIAGRAM_LEFT + (3 if k < 4 else 7)) for k, w in enumerate(WEIGHTS)
+}
+
+# Exercise mode: the switch under the diagram (its label to the left, a one-line instruction to the right).
+SHOW_ANSWERS = "show_answers"
+SHOW_ANSWERS_CELL = (DIAGRAM_TOP + 8, DIAGRAM_LEFT + 1)
+EXERCISE_ITERATIONS = 2  # show_answers = FALSE blanks iterations 0 and 1 (and the weights their updates give)
+
 DERIVATION_TOP = 1  # one line of the derivation per row, in two blocks side by side
 DERIVATION_COLS = (17, 26)  # forward pass and output layer; hidden layer
-BACKPROP_CHART_CELL = (1, 34)  # top-left cell of the E_total chart
+
+# The gradient check: a label column, then one column per parameter (w1…w8, b1 and b2 when trained), right of
+# the widest table (35 columns with biases), so the derivation's text runs up to it on every config.
+FD_STEP = "fd_step"  # the input h of the central differences
+GRADCHECK_MAX = "gradcheck_max_rel_diff"
+GRADCHECK_TOP = 1  # its heading
+GRADCHECK_LABEL_COL = 36
+FD_STEP_CELL = (GRADCHECK_TOP + 1, GRADCHECK_LABEL_COL + 1)
+GRADCHECK_HEADER_ROW = GRADCHECK_TOP + 2  # the parameters' names
+GRADCHECK_ROWS = ("value", "plus", "minus", "fd", "chain", "rel_diff")  # then one row each, in this order
+GRADCHECK_MAX_CELL = (GRADCHECK_HEADER_ROW + len(GRADCHECK_ROWS) + 1, GRADCHECK_LABEL_COL + 1)
+
+
+def trained_params(config: Config) -> list[str]:
+    """The parameters gradient descent moves: w1…w8, and b1, b2 when train_biases is set."""
+    return list(WEIGHTS + BIASES if config.training.train_biases else WEIGHTS)
+
+
+def gradcheck_row(kind: str) -> int:
+    return GRADCHECK_HEADER_ROW + 1 + GRADCHECK_ROWS.index(kind)
+
+
+def gradcheck_col(config: Config, param: str) -> int:
+    return GRADCHECK_LABEL_COL + 1 + trained_params(config).index(param)
+
+
+def fd_name(param: str) -> str:
+    """The defined name of a parameter's finite-difference estimate: "fd_w1"."""
+    return f"fd_{param}"
+
+
+GRADCHECK_LAST_COL = GRADCHECK_LABEL_COL + len(WEIGHTS + BIASES)
+BACKPROP_CHART_CELL = (1, GRADCHECK_LAST_COL + 2)  # top-left cell of the E_total chart
+TOP_CHART_WIDTH = 700  # pixels, the E_total chart; the weight chart sits to its right
 TOP_CHART_HEIGHT = 20 * (GROUP_ROW - 2)  # pixels: a chart from row 1 ends above the group row
+WEIGHT_CHART_X_OFFSET = TOP_CHART_WIDTH + 20  # pixels from the E_total chart's top-left cell
+assert GRADCHECK_MAX_CELL[0] < GROUP_ROW - 1 and SHOW_ANSWERS_CELL[0] < GROUP_ROW - 1
 
 # --- A learning-rate sheet's top area. ----------------------------------------------------------------------
 
 LR_ETA_CELL = (2, 1)  # the sheet's own η, a constant its update formulas read
 LR_SUMMARY_TOP = 4  # E_total at the start, at the end, and its smallest: labels in column A …
 LR_SUMMARY_COL = 3  # … values in column D
-LR_CHART_CELL = (1, 6)
+LR_CHART_CELL = (1, 6)  # the E_total chart; the weight chart to its right (WEIGHT_CHART_X_OFFSET)
+LR_LEGEND_ROW = LR_SUMMARY_TOP + 4  # the colour legend, below the summary
 
 # --- LR sweep. ----------------------------------------------------------------------------------------------
 
@@ -274,8 +335,7 @@ def check_input_row(k: int) -> int:
 
 
 def check_final_params(config: Config) -> list[str]:
-    trained = WEIGHTS + BIASES if config.training.train_biases else WEIGHTS
-    return list(trained)
+    return trained_params(config)
 
 
 def check_input_count(config: Config) -> int:
@@ -297,8 +357,10 @@ MAX_LEARNING_RATES = (SHEET_MAX_COLS - CHECK_ITERATION_COL - 1) // 3 - 1
 
 
 def defined_names() -> tuple[str, ...]:
-    """Every workbook-level name excelgen may define, whatever the config (a regeneration replaces them)."""
-    return (*NAMED_INPUTS, ETA, *CHECK_CELLS)
+    """Every workbook-level name excelgen may define, whatever the config (named_cells(config) holds those of
+    one config): the named inputs, eta, show_answers, the gradient check's, the Check summary's."""
+    gradcheck = (FD_STEP, *(fd_name(p) for p in WEIGHTS + BIASES), GRADCHECK_MAX)
+    return (*NAMED_INPUTS, ETA, SHOW_ANSWERS, *gradcheck, *CHECK_CELLS)
 
 
 def owns_name(name: str) -> bool:
@@ -309,3 +371,70 @@ def check_etotal_cols(config: Config, table: int) -> tuple[int, int, int]:
     """(numpy, workbook, rel. diff) columns of E_total for table sheet `table` (index into table_sheets)."""
     first = CHECK_ITERATION_COL + 1 + 3 * table
     return first, first + 1, first + 2
+
+
+# --- Every defined name the workbook holds. -----------------------------------------------------------------
+
+
+def named_cells(config: Config) -> dict[str, tuple[str, int, int]]:
+    """Name -> (sheet, row, column) of its single cell: the workbook-level names excelgen defines for a config
+    (the named inputs, eta, the exercise switch, the gradient check, the Check summary); workbook.py defines
+    exactly these."""
+    names = {name: (BACKPROP, *cell) for name, cell in INPUT_CELLS.items()}
+    names[ETA] = (BACKPROP, *ETA_CELL)
+    names[SHOW_ANSWERS] = (BACKPROP, *SHOW_ANSWERS_CELL)
+    names[FD_STEP] = (BACKPROP, *FD_STEP_CELL)
+    for param in trained_params(config):
+        names[fd_name(param)] = (BACKPROP, gradcheck_row("fd"), gradcheck_col(config, param))
+    names[GRADCHECK_MAX] = (BACKPROP, *GRADCHECK_MAX_CELL)
+    names.update({name: (CHECK, *cell) for name, cell in CHECK_CELLS.items()})
+    return names
+
+
+# --- Exercise mode and the gradient colours: the areas their conditional formats cover. --------------------
+
+Area = tuple[int, int, int, int]  # first row, first column, last row, last column
+
+
+def _runs(cols: list[int]) -> list[tuple[int, int]]:
+    """Sorted columns as (first, last) runs of neighbours: [3, 4, 5, 9] -> [(3, 5), (9, 9)]."""
+    runs: list[tuple[int, int]] = []
+    for col in sorted(cols):
+        if runs and runs[-1][1] == col - 1:
+            runs[-1] = (runs[-1][0], col)
+        else:
+            runs.append((col, col))
+    return runs
+
+
+def exercise_areas(config: Config) -> list[Area]:
+    """What show_answers = FALSE blanks on the Backprop sheet, as areas in reading order.
+
+    The table's computed cells of iterations 0 … EXERCISE_ITERATIONS-1 (forward pass, errors, gradients)
+    and the parameters their updates give (the trained ones of rows 1 … EXERCISE_ITERATIONS); the diagram's
+    activations and E_total; the gradient check but its inputs (fd_step and the parameters' values).
+    Inputs (t1, t2, i1, i2, iteration 0's parameters, untrained biases) stay visible.
+    """
+    names = columns(config)
+    trained = set(trained_params(config))
+    computed = [column(config, n) for n in names if n not in NAMED_INPUTS.values()]
+    params = [column(config, n) for n in names if n in trained]
+    areas: list[Area] = []
+    for k in range(EXERCISE_ITERATIONS + 1):
+        cols = (computed if k < EXERCISE_ITERATIONS else []) + (params if k > 0 else [])
+        areas += [(data_row(k), first, data_row(k), last) for first, last in _runs(cols)]
+    diagram = [DIAGRAM_NODE_CELLS[n] for n in ("a_h1", "a_o1", "a_h2", "a_o2", "E_total")]
+    areas += [(row, col, row, col) for row, col in diagram]
+    first, last = (
+        gradcheck_col(config, trained_params(config)[0]),
+        gradcheck_col(config, trained_params(config)[-1]),
+    )
+    areas.append((gradcheck_row("plus"), first, gradcheck_row("rel_diff"), last))
+    areas.append((*GRADCHECK_MAX_CELL, *GRADCHECK_MAX_CELL))
+    return sorted(areas)
+
+
+def gradient_areas(config: Config) -> list[Area]:
+    """Each gradient column of a table, iteration 0 to N: one diverging colour scale each."""
+    names = [n for n in columns(config) if n.startswith("dE/d")]
+    return [(data_row(0), column(config, n), last_data_row(config), column(config, n)) for n in names]

@@ -60,6 +60,12 @@ EDGES = {  # weight -> (from, to)
 }
 UPDATE = "w ← w − η·∂E_total/∂w"
 
+# The two questions learners ask about this example.
+OLD_WEIGHTS = "every gradient taken at the row's own (old) weights"
+BIAS_SHIFT = "b1 shifts h1 and h2 alike, b2 shifts o1 and o2"
+D_B1 = "∂E_total/∂h1 + ∂E_total/∂h2"  # b1 feeds both hidden units
+D_B2 = "∂E_total/∂o1 + ∂E_total/∂o2"  # b2 feeds both outputs
+
 
 def gradient(param: str) -> str:
     return f"∂E_total/∂{param} = {GRADIENT[param]}"
@@ -76,22 +82,31 @@ def derivation(config: Config) -> tuple[list[tuple[str, bool]], list[tuple[str, 
         ("∂E1/∂a_o1 = a_o1 − t1     ∂a_o1/∂o1 = a_o1·(1 − a_o1)     ∂o1/∂w5 = a_h1", False),
         (f"{gradient('w5')}     {gradient('w6')}", False),
         (f"{gradient('w7')}     {gradient('w8')}", False),
-        (f"Update, every parameter at once from the same row's gradients: {UPDATE}", True),
+        (f"Update, all at once: {UPDATE}, {OLD_WEIGHTS}", True),
         (f"In the cells σ(x) is {SIGMOID_CELLS}: the same number, but EXP never overflows at any η.", False),
     ]
     hidden = [
-        ("Hidden layer: each hidden unit feeds both outputs", True),
+        ("Hidden layer: each hidden unit feeds both outputs, through this row's w5…w8", True),
         (f"∂E_total/∂a_h1 = {D_AH1}", False),
         (f"∂E_total/∂a_h2 = {D_AH2}", False),
         *((gradient(w), False) for w in ("w1", "w2", "w3", "w4")),
+        ("w5…w8 here are the old weights: no weight moves until the whole row's gradients are taken.", False),
     ]
-    if config.has_biases:
-        trained = "trained" if config.training.train_biases else "held fixed (train_biases = false)"
+    if config.training.train_biases:
         hidden += [
-            (f"Biases, {trained}", True),
-            (f"∂E_total/∂b1 = {CHAIN['b1']}", False),
-            (f"∂E_total/∂b2 = {CHAIN['b2']}", False),
+            (f"Biases, trained like the weights: {BIAS_SHIFT}", True),
+            (f"∂E_total/∂b1 = {D_B1}     ∂E_total/∂b2 = {D_B2}", False),
         ]
+    elif config.has_biases:
+        hidden += [
+            (f"Biases, held fixed (train_biases = false): {BIAS_SHIFT}", True),
+            (
+                "constants: every activation, error and gradient after them changes, but they never step",
+                False,
+            ),
+        ]
+    else:
+        hidden.append((f"Biases are 0 here: {BIAS_SHIFT}; set bias_b1 or bias_b2 to see it", False))
     return forward_and_output, hidden
 
 
@@ -132,4 +147,7 @@ def column_note(name: str, trained_biases: bool) -> str:
     if name in forward:
         return forward[name]
     param = name.removeprefix("dE/d")
-    return f"∂E_total/∂{param} = {CHAIN[param]} = {GRADIENT[param]}"
+    note = f"∂E_total/∂{param} = {CHAIN[param]} = {GRADIENT[param]}"
+    if param in ("w1", "w2", "w3", "w4", "b1"):
+        note += ". w5…w8 are this row's, the old ones: every weight moves only after all gradients are taken."
+    return note

@@ -13,7 +13,7 @@ a_h2*(1-a_h2) belongs (its own derivation text is right). This module follows th
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -143,3 +143,32 @@ TOLERANCE = 1e-9  # the largest relative difference the Check sheet and the test
 # agree to ~3.6e-15 of their size, where numpy keeps a few ulps. A converged run (10,000 iterations) then
 # holds E_total ~1e-30 in both, relatively ~100% apart. Below this floor E_total is compared absolutely.
 E_TOTAL_FLOOR = 1e-20
+
+
+# The Backprop sheet's gradient check: E_total recomputed with one parameter moved by ±FD_STEP, and the
+# central difference (E₊ − E₋) / 2h beside the chain rule's gradient. Its error is the truncation, O(h²), plus
+# the rounding of E₊ − E₋ magnified by 1/h; 1e-5 balances the two best on the course network and on random
+# ones (measured in numpy and LibreOffice: README). The sheet's cells compute what gradient_check does here.
+FD_STEP = 1e-5
+
+
+def gradient_check(
+    point: Mapping[str, float], params: Sequence[str], h: float
+) -> dict[str, dict[str, float]]:
+    """For each parameter: E_total at p + h ("plus") and p − h ("minus"), their central difference ("fd"), the
+    chain rule's gradient ("chain") and the relative difference of the two ("rel_diff"), at one point."""
+    chain = evaluate(point)
+    out = {}
+    for name in params:
+        e_plus = evaluate({**point, name: point[name] + h})["E_total"]
+        e_minus = evaluate({**point, name: point[name] - h})["E_total"]
+        fd = (e_plus - e_minus) / (2 * h)
+        grad = chain[f"dE/d{name}"]
+        out[name] = {
+            "plus": e_plus,
+            "minus": e_minus,
+            "fd": fd,
+            "chain": grad,
+            "rel_diff": float(rel_diff(fd, grad)),
+        }
+    return out

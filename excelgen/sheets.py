@@ -8,9 +8,9 @@ import numpy as np
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from . import diagram, layout, table
+from . import diagram, exercise, gradcheck, layout, table
 from .cells import Cells
-from .config import Config
+from .config import BIASES, Config
 from .formats import Formats
 from .notation import EDGES, derivation
 
@@ -19,9 +19,13 @@ _INPUT_NOTES = {
     "i2": "the second input",
     "t1": "the target for output o1",
     "t2": "the target for output o2",
-    "b1": "the bias into h1 and h2",
-    "b2": "the bias into o1 and o2",
+    "b1": "the bias into h1 and h2: it shifts both alike, and so everything after them",
+    "b2": "the bias into o1 and o2: it shifts both alike, and so the outputs, errors and gradients",
 }
+_BIAS_TRAINING = (
+    " Trained (train_biases = true in the config), it steps like a weight: b ← b − η·∂E_total/∂b."
+)
+GRADIENT_NOTE = "Gradient colours: red < 0 < blue, scaled per column"
 _ANY_NUMBER = {"validate": "decimal", "criteria": "between", "minimum": -1e300, "maximum": 1e300}
 
 
@@ -58,6 +62,61 @@ def etotal_chart(book: Workbook, config: Config, sheet: str, title: str):
     return chart
 
 
+def weights_chart(book: Workbook, config: Config, sheet: str, title: str):
+    """A native line chart of w1…w8 (and b1, b2 when trained) against the iteration, a series per parameter
+    named by its header: the documents' "track weight changes"."""
+    first, last = layout.data_row(0), layout.last_data_row(config)
+    chart = book.add_chart({"type": "line"})
+    for param in layout.trained_params(config):
+        col = layout.column(config, param)
+        chart.add_series(
+            {
+                "name": [sheet, layout.HEADER_ROW, col],
+                "categories": [sheet, first, layout.ITERATION_COL, last, layout.ITERATION_COL],
+                "values": [sheet, first, col, last, col],
+                "line": {"width": 1.5},
+            }
+        )
+    chart.set_title({"name": title, "name_font": {"size": 12}})
+    chart.set_x_axis(category_axis(config))
+    chart.set_y_axis({"name": "value", "major_gridlines": {"visible": True}})
+    chart.set_legend({"position": "right"})
+    chart.set_size({"width": layout.TOP_CHART_WIDTH, "height": layout.TOP_CHART_HEIGHT})
+    return chart
+
+
+def insert_charts(book: Workbook, sheet: Worksheet, config: Config, cell: tuple[int, int], eta: str) -> None:
+    """The E_total chart at `cell` and the weight chart to its right; `eta` says which η the sheet uses."""
+    name = sheet.get_name()
+    sheet.insert_chart(*cell, etotal_chart(book, config, name, f"E_total, {eta}"))
+    what = "Weights and biases" if config.training.train_biases else "Weights"
+    sheet.insert_chart(
+        *cell, weights_chart(book, config, name, f"{what}, {eta}"), {"x_offset": layout.WEIGHT_CHART_X_OFFSET}
+    )
+
+
+def legend(cells: Cells, row: int, formats: Formats, exercise: bool = False) -> None:
+    """The colours of a table sheet, one swatch each from column B, the exercise's grey too on Backprop, and
+    a note: to the right of the swatches on Backprop, below them elsewhere (a chart covers the right)."""
+    swatches = [
+        ("input", formats.swatch_input),
+        ("formula", formats.swatch_formula),
+        ("E_total", formats.swatch_e_total),
+        ("∂E/∂· < 0", formats.swatch_negative),
+        ("∂E/∂· > 0", formats.swatch_positive),
+    ]
+    if exercise:
+        swatches.append(("to work out", formats.swatch_hidden))
+    cells.text(row, 0, "colours", formats.label)
+    for k, (text, fmt) in enumerate(swatches):
+        cells.text(row, layout.LEGEND_COL + k, text, fmt)
+    if exercise:
+        note = f"Edit an input and everything follows. {GRADIENT_NOTE}; red weights go up."
+        cells.text(row, layout.LEGEND_COL + len(swatches), note, formats.note)
+    else:
+        cells.text(row + 1, 0, GRADIENT_NOTE + ".", formats.note)
+
+
 def category_axis(config: Config) -> dict:
     """The iteration axis: about ten labels however many iterations."""
     step = max(1, config.training.iterations // 10)
@@ -79,12 +138,7 @@ def write_backprop(
         "Backpropagation, step by step: a 2-2-2 sigmoid network and one example",
         formats.title,
     )
-    cells.text(
-        layout.TITLE_ROW + 1,
-        0,
-        "Blue cells are inputs (named cells). Edit one and every table, chart and the Check sheet follow.",
-        formats.note,
-    )
+    legend(cells, layout.LEGEND_ROW, formats, exercise=True)
     for title, (row, col) in layout.INPUT_HEADINGS.items():
         cells.text(row, col, title, formats.heading)
         cells.blank(row, col + 1, formats.heading)
@@ -94,7 +148,7 @@ def write_backprop(
         cells.text(row, col - 1, field, formats.label)
         cells.number(row, col, getattr(network, field), formats.input)
         what = _INPUT_NOTES.get(field) or "the initial value of the weight {} → {}".format(*EDGES[field])
-        cells.comment(row, col, f"{name}: {what}.")
+        cells.comment(row, col, f"{name}: {what}." + (_BIAS_TRAINING if field in BIASES else ""))
         sheet.data_validation(
             row, col, row, col, {**_ANY_NUMBER, "input_title": name, "input_message": what[:255]}
         )
@@ -105,16 +159,16 @@ def write_backprop(
     sheet.data_validation(row, col, row, col, eta_validation(layout.ETA))
 
     diagram.add(cells, config, run, formats)
+    exercise.add(cells, sheet, formats)
     for block, col in zip(derivation(config), layout.DERIVATION_COLS, strict=True):
         assert layout.DERIVATION_TOP + len(block) < layout.GROUP_ROW, "the derivation runs into the table"
         for k, (line, heading) in enumerate(block):
             cells.text(layout.DERIVATION_TOP + k, col, line, formats.heading if heading else formats.equation)
+    gradcheck.add(cells, sheet, config, formats)
     cells.write(sheet)
 
-    sheet.insert_chart(
-        *layout.BACKPROP_CHART_CELL,
-        etotal_chart(book, config, layout.BACKPROP, "E_total on this sheet (η in the named cell eta)"),
-    )
+    insert_charts(book, sheet, config, layout.BACKPROP_CHART_CELL, "η from the cell eta")
+    exercise.hide_answers(sheet, config, formats)  # before the table's colour scales: it must win
     table.write_table(sheet, config, run, layout.ETA, formats)
     sheet.activate()
 
@@ -160,7 +214,8 @@ def write_lr_sheet(
     for row, (label, formula, value) in enumerate(summary, start=layout.LR_SUMMARY_TOP):
         cells.text(row, 0, label)
         cells.formula(row, layout.LR_SUMMARY_COL, "=" + formula, formats.e_total, float(value))
+    legend(cells, layout.LR_LEGEND_ROW, formats)
     cells.write(sheet)
 
-    sheet.insert_chart(*layout.LR_CHART_CELL, etotal_chart(book, config, name, f"E_total, η = {lr:g}"))
+    insert_charts(book, sheet, config, layout.LR_CHART_CELL, f"η = {lr:g}")
     table.write_table(sheet, config, run, layout.a1(eta_row, eta_col, absolute=True), formats)

@@ -6,7 +6,7 @@ so a spreadsheet that recalculates lands on numpy's numbers to the last bit or t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 from xlsxwriter.worksheet import Worksheet
@@ -14,7 +14,7 @@ from xlsxwriter.worksheet import Worksheet
 from . import layout
 from .config import BIASES, WEIGHTS, Config
 from .fastsheet import write_cells
-from .formats import Formats
+from .formats import GRADIENT_NEGATIVE, GRADIENT_POSITIVE, GRADIENT_ZERO, Formats
 from .notation import column_note
 
 GROUPS = (  # (first column of a group, its label)
@@ -33,6 +33,27 @@ def sigmoid(x: str) -> str:
     return f"EXP(MIN({x},0))/(1+EXP(-ABS({x})))"
 
 
+def forward(v: Callable[[str], str]) -> dict[str, str]:
+    """The forward pass as formula text, h1 … E_total, each from v(name) of what it reads.
+
+    The table passes the cells of the row; the gradient check passes iteration 0's cells with one parameter
+    moved. Without bias columns the (untrained) biases come from their named cells, so editing one counts.
+    """
+    return {
+        "h1": f"{v('w1')}*{v('i1')}+{v('w2')}*{v('i2')}+{v('b1')}",
+        "a_h1": sigmoid(v("h1")),
+        "h2": f"{v('w3')}*{v('i1')}+{v('w4')}*{v('i2')}+{v('b1')}",
+        "a_h2": sigmoid(v("h2")),
+        "o1": f"{v('w5')}*{v('a_h1')}+{v('w6')}*{v('a_h2')}+{v('b2')}",
+        "a_o1": sigmoid(v("o1")),
+        "o2": f"{v('w7')}*{v('a_h1')}+{v('w8')}*{v('a_h2')}+{v('b2')}",
+        "a_o2": sigmoid(v("o2")),
+        "E1": f"0.5*({v('t1')}-{v('a_o1')})^2",
+        "E2": f"0.5*({v('t2')}-{v('a_o2')})^2",
+        "E_total": f"{v('E1')}+{v('E2')}",
+    }
+
+
 def templates(config: Config, eta: str) -> tuple[dict[str, str], dict[str, str]]:
     """Formula templates of iteration 0 and of every later row, per column.
 
@@ -47,25 +68,12 @@ def templates(config: Config, eta: str) -> tuple[dict[str, str], dict[str, str]]
     def prev(name: str) -> str:
         return f"{col[name]}%(P)s"
 
-    # Without bias columns the (untrained) biases still come from their named cells, so editing one counts.
-    b1 = cur("b1") if bias else layout.INPUT_NAME["b1"]
-    b2 = cur("b2") if bias else layout.INPUT_NAME["b2"]
     d_o1 = f"({cur('a_o1')}-{cur('t1')})*{cur('a_o1')}*(1-{cur('a_o1')})"
     d_o2 = f"({cur('a_o2')}-{cur('t2')})*{cur('a_o2')}*(1-{cur('a_o2')})"
     d_h1 = f"({d_o1}*{cur('w5')}+{d_o2}*{cur('w7')})*{cur('a_h1')}*(1-{cur('a_h1')})"
     d_h2 = f"({d_o1}*{cur('w6')}+{d_o2}*{cur('w8')})*{cur('a_h2')}*(1-{cur('a_h2')})"
     computed = {
-        "h1": f"{cur('w1')}*{cur('i1')}+{cur('w2')}*{cur('i2')}+{b1}",
-        "a_h1": sigmoid(cur("h1")),
-        "h2": f"{cur('w3')}*{cur('i1')}+{cur('w4')}*{cur('i2')}+{b1}",
-        "a_h2": sigmoid(cur("h2")),
-        "o1": f"{cur('w5')}*{cur('a_h1')}+{cur('w6')}*{cur('a_h2')}+{b2}",
-        "a_o1": sigmoid(cur("o1")),
-        "o2": f"{cur('w7')}*{cur('a_h1')}+{cur('w8')}*{cur('a_h2')}+{b2}",
-        "a_o2": sigmoid(cur("o2")),
-        "E1": f"0.5*({cur('t1')}-{cur('a_o1')})^2",
-        "E2": f"0.5*({cur('t2')}-{cur('a_o2')})^2",
-        "E_total": f"{cur('E1')}+{cur('E2')}",
+        **forward(lambda name: cur(name) if bias or name not in BIASES else layout.INPUT_NAME[name]),
         "dE/dw1": f"{d_h1}*{cur('i1')}",
         "dE/dw2": f"{d_h1}*{cur('i2')}",
         "dE/dw3": f"{d_h2}*{cur('i1')}",
@@ -157,3 +165,31 @@ def write_table(
     write_header(sheet, config, formats)
     write_rows(sheet, config, run, eta, formats)
     sheet.freeze_panes(layout.FIRST_DATA_ROW, layout.FIRST_TABLE_COL)
+    gradient_colours(sheet, config)
+
+
+def gradient_colours(sheet: Worksheet, config: Config) -> None:
+    """A diverging colour scale on each gradient column, so that sign and size read at a glance: red below 0,
+    white at 0, blue above. Its ends are ±max|∂E/∂·| of the column (formulas, so they follow every edit):
+    symmetric, they keep 0 white and both signs on one scale even when a column never changes sign."""
+    for first_row, col, last_row, _ in layout.gradient_areas(config):
+        cells = f"{layout.a1(first_row, col, True)}:{layout.a1(last_row, col, True)}"
+        largest = f"MAX(MAX({cells}),-MIN({cells}))"
+        sheet.conditional_format(
+            first_row,
+            col,
+            last_row,
+            col,
+            {
+                "type": "3_color_scale",
+                "min_type": "formula",
+                "min_value": f"=-{largest}",
+                "min_color": GRADIENT_NEGATIVE,
+                "mid_type": "num",
+                "mid_value": 0,
+                "mid_color": GRADIENT_ZERO,
+                "max_type": "formula",
+                "max_value": f"={largest}",
+                "max_color": GRADIENT_POSITIVE,
+            },
+        )

@@ -75,11 +75,8 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
     write_sweep(book, sweep, config, runs, formats)
     write_check(check, config, runs, formats)
 
-    for name, (row, col) in layout.INPUT_CELLS.items():
-        book.define_name(name, "=" + layout.ref(layout.BACKPROP, row, col))
-    book.define_name(layout.ETA, "=" + layout.ref(layout.BACKPROP, *layout.ETA_CELL))
-    for name, (row, col) in layout.CHECK_CELLS.items():
-        book.define_name(name, "=" + layout.ref(layout.CHECK, row, col))
+    for name, (sheet_name, row, col) in layout.named_cells(config).items():
+        book.define_name(name, "=" + layout.ref(sheet_name, row, col))
 
     try:
         book.close()

@@ -4,9 +4,10 @@ The generated file is copied with openpyxl and some named inputs changed; openpy
 drops every cached value, so the numbers that come back can only come from the engine's recalculation.
 One more copy changes only the input cells' XML and keeps every cached value, now stale: it passes only
 if LibreOffice really recalculates on load (a setting it does not have by default).
-Every table cell of every table sheet, every LR sweep column and the Check status are then compared with
-the numpy reference run on the changed inputs. LibreOffice (headless, forced to recalculate on load) is
-the engine where it is installed; the pure-Python `formulas` package is the engine everywhere.
+Every table cell of every table sheet, every LR sweep column, the Backprop sheet's gradient check and the
+Check status are then compared with the numpy reference run on the changed inputs. LibreOffice (headless,
+forced to recalculate on load) is the engine where it is installed; the pure-Python `formulas` package is
+the engine everywhere.
 """
 
 from __future__ import annotations
@@ -33,15 +34,18 @@ from spreadsheet import (
 from excelgen import layout
 from excelgen.cli import generate
 from excelgen.config import Config, Network, Training, load
-from excelgen.reference import TOLERANCE, rel_diff, trajectory
+from excelgen.reference import FD_STEP, TOLERANCE, gradient_check, initial_point, rel_diff, trajectory
 
 EDITS = {"init_w1": 0.9, "target_t1": 0.05, layout.ETA: 3.0}
+# Inputs that are no inputs of the numpy reference: the exercise switch changes formatting only, the step
+# changes the gradient check only. The Check sheet does not count them as edits.
+TEACHING = {layout.SHOW_ANSWERS: False, layout.FD_STEP: 3e-5}
 
 
 @dataclass(frozen=True)
 class Case:
     config: Config  # what the file is generated from
-    edits: dict[str, float]  # named cell -> new value, set before the engine runs
+    edits: dict[str, float | bool]  # named cell -> new value, set before the engine runs
     # False: edited with openpyxl, which drops every cached value. True: only the input cells' XML is
     # rewritten, so every formula still caches the old numbers, and only a forced recalculation fixes them.
     keep_cache: bool = False
@@ -51,6 +55,10 @@ class Case:
         changes = {layout.NAMED_INPUTS[k]: v for k, v in self.edits.items() if k in layout.NAMED_INPUTS}
         eta = self.edits.get(layout.ETA, layout.backprop_lr(self.config))
         return replace(self.config, network=replace(self.config.network, **changes)), eta
+
+    def check_edits(self) -> int:
+        """How many of the edits the Check sheet counts: those of the numpy reference's inputs."""
+        return sum(1 for name in self.edits if name in layout.NAMED_INPUTS or name == layout.ETA)
 
 
 # Small, and with the rates where a naive sigmoid overflows.
@@ -63,7 +71,7 @@ LO_CASES = {
             network=Network(b1=0.35, b2=-0.6),
             training=Training(learning_rates=(1.0, 10000.0), iterations=5, train_biases=True),
         ),
-        {**EDITS, "bias_b2": 0.2},
+        {**EDITS, "bias_b2": 0.2, **TEACHING},
     ),
     "stale": Case(LO_CONFIG, EDITS, keep_cache=True),
     # What `make workbook` writes, edited as a user would.
@@ -71,7 +79,7 @@ LO_CASES = {
 }
 # The pure-Python engine builds a graph node per cell: keep its workbook tiny. Both cases share it.
 FORMULAS_CONFIG = Config(training=Training(learning_rates=(0.5, 1000.0), iterations=3))
-FORMULAS_CASES = {"plain": Case(FORMULAS_CONFIG, {}), "edited": Case(FORMULAS_CONFIG, EDITS)}
+FORMULAS_CASES = {"plain": Case(FORMULAS_CONFIG, {}), "edited": Case(FORMULAS_CONFIG, {**EDITS, **TEACHING})}
 
 
 class Values:
@@ -164,12 +172,37 @@ def assert_matches_numpy(values: Values, case: Case) -> None:
     assert worst[0] <= TOLERANCE, f"largest relative difference {worst[0]:.3g} at {worst[1]}"
 
 
+def assert_gradient_check(values: Values, case: Case) -> None:
+    """The sheet's finite differences equal numpy's chain-rule gradients on the edited inputs within 1e-6,
+    and its largest relative difference agrees with numpy's gradient check at the same step."""
+    config, _ = case.edited()
+    step = case.edits.get(layout.FD_STEP, FD_STEP)
+    assert values.named(layout.FD_STEP) == step
+    params = layout.trained_params(config)
+    expected = gradient_check(initial_point(config.network), params, step)
+    diffs = []
+    for param in params:
+        fd = values.named(layout.fd_name(param))
+        assert isinstance(fd, float), (param, fd)
+        assert rel_diff(fd, expected[param]["chain"]) <= 1e-6, (param, fd, expected[param]["chain"])
+        assert rel_diff(fd, expected[param]["fd"]) <= 1e-6, (param, fd, expected[param]["fd"])
+        diffs.append(
+            values.cell(
+                layout.BACKPROP, layout.gradcheck_row("rel_diff"), layout.gradcheck_col(config, param)
+            )
+        )
+    worst = values.named(layout.GRADCHECK_MAX)
+    assert worst == max(diffs) <= 1e-6
+    # Both are rounding-level numbers (~1e-9) whose last digits depend on the engine's EXP: agree to 1e-8.
+    assert abs(worst - max(v["rel_diff"] for v in expected.values())) <= 1e-8, worst
+
+
 def assert_check_status(values: Values, case: Case) -> None:
     status = values.named(layout.CHECK_STATUS)
-    if case.edits:
+    if case.check_edits():
         # The reference numbers belong to the generated inputs: the sheet must say so, not a bare FAIL.
         assert isinstance(status, str) and "EDIT" in status.upper(), status
-        assert values.named(layout.CHECK_EDITED) == len(case.edits)
+        assert values.named(layout.CHECK_EDITED) == case.check_edits()
     else:
         assert status == "PASS"
         assert values.named(layout.CHECK_MAX_REL_DIFF) <= TOLERANCE
@@ -244,6 +277,7 @@ def test_stale_source_really_shows_the_old_numbers(libreoffice_sources: dict[str
 def test_libreoffice_recalculates_to_numpy(name: str, libreoffice_books: dict[str, Path]) -> None:
     values = OpenpyxlValues(libreoffice_books[name])
     assert_matches_numpy(values, LO_CASES[name])
+    assert_gradient_check(values, LO_CASES[name])
     assert_check_status(values, LO_CASES[name])
 
 
@@ -282,6 +316,7 @@ def formulas_values(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Value
 @pytest.mark.parametrize("name", FORMULAS_CASES)
 def test_formulas_engine_recalculates_to_numpy(name: str, formulas_values: dict[str, Values]) -> None:
     assert_matches_numpy(formulas_values[name], FORMULAS_CASES[name])
+    assert_gradient_check(formulas_values[name], FORMULAS_CASES[name])
     assert_check_status(formulas_values[name], FORMULAS_CASES[name])
 
 

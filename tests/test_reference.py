@@ -94,6 +94,30 @@ def test_gradients_match_central_differences(name: str) -> None:
             assert ref.rel_diff(ours[f"dE/d{param}"], numeric) <= ref.TOLERANCE, (param, numeric)
 
 
+@pytest.mark.parametrize("name", NETWORKS)
+def test_the_sheets_gradient_check_agrees_with_the_chain_rule(name: str) -> None:
+    # What the Backprop sheet's gradient check shows at the default step: finite differences within 1e-6.
+    point = point_of(NETWORKS[name])
+    checked = ref.gradient_check(point, PARAMS, ref.FD_STEP)
+    chain = ref.evaluate(point)
+    for param, row in checked.items():
+        moved = ref.evaluate({**point, param: point[param] + ref.FD_STEP})["E_total"]
+        assert row["plus"] == moved and row["chain"] == chain[f"dE/d{param}"]
+        assert row["fd"] == (row["plus"] - row["minus"]) / (2 * ref.FD_STEP)
+        assert row["rel_diff"] == ref.rel_diff(row["fd"], row["chain"]) <= 1e-6, (param, row)
+
+
+def test_the_gradient_check_sees_a_wrong_gradient() -> None:
+    # The check can fail: the course sheet's slip in dE/dw3 (a_h1 where a_h2 belongs) is far above 1e-6.
+    point = point_of(NETWORKS["course"])
+    row = ref.evaluate(point)
+    d_o1 = (row["a_o1"] - point["t1"]) * row["a_o1"] * (1 - row["a_o1"])
+    d_o2 = (row["a_o2"] - point["t2"]) * row["a_o2"] * (1 - row["a_o2"])
+    slip = (d_o1 * point["w6"] + d_o2 * point["w8"]) * row["a_h1"] * (1 - row["a_h1"]) * point["i1"]
+    fd = ref.gradient_check(point, ["w3"], ref.FD_STEP)["w3"]["fd"]
+    assert ref.rel_diff(fd, slip) > 1e-4 > ref.rel_diff(fd, row["dE/dw3"]) * 100
+
+
 def torch_trajectory(network: Network, lr: float, iterations: int, train_biases: bool) -> dict[str, list]:
     """Plain gradient descent with autograd: every gradient taken at the same weights, then all updated."""
     point = point_of(network)

@@ -17,9 +17,9 @@ import pytest
 from openpyxl import load_workbook
 from spreadsheet import named_cell
 
-from excelgen import layout, workbook
+from excelgen import exercise, formats, layout, workbook
 from excelgen.config import Config, Network, Training
-from excelgen.reference import TOLERANCE, run_all
+from excelgen.reference import FD_STEP, FORWARD, TOLERANCE, gradient_check, initial_point, run_all
 from excelgen.workbook import write_workbook
 
 SMALL = Config(training=Training(learning_rates=(0.1, 0.5, 2.0), iterations=12))
@@ -32,13 +32,14 @@ EXTREME = Config(training=Training(learning_rates=(1000.0, 10000.0), iterations=
 CONFIGS = {"small": SMALL, "biases": BIASES, "fixed-bias": FIXED_BIAS, "extreme": EXTREME}
 
 # Functions Excel, LibreOffice and Google Sheets evaluate alike; nothing volatile, nothing array-only.
-ALLOWED_FUNCTIONS = {"EXP", "IF", "ABS", "MAX", "MIN", "SUM", "AND", "OR", "COUNTIF"}
+ALLOWED_FUNCTIONS = {"EXP", "IF", "ABS", "MAX", "MIN", "SUM", "AND", "OR", "COUNTIF", "NOT", "LEFT"}
 FUNCTION = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
 STRING = re.compile(r'"(?:[^"]|"")*"')
 CHART_NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}
 REL_NS = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 DOC_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+XDR_NS = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
 
 
 @pytest.fixture(scope="module")
@@ -172,12 +173,37 @@ def test_formulas_use_only_portable_functions(name: str, books: dict[str, Path])
     assert used <= ALLOWED_FUNCTIONS, used - ALLOWED_FUNCTIONS
     assert {"EXP", "MIN", "ABS", "MAX", "IF", "SUM"} <= used
 
+    # The formulas of conditional formats and data validation, too: plain formulas, the same functions.
+    rules = set()
+    for sheet, formula in rule_formulas(books[name]):
+        rules |= {f.upper() for f in FUNCTION.findall(STRING.sub('""', formula))}
+        assert "[" not in formula, f"{sheet}: {formula}"
+    assert rules <= ALLOWED_FUNCTIONS, rules - ALLOWED_FUNCTIONS
+    assert {"NOT", "OR", "MAX", "MIN"} <= rules
+
     with zipfile.ZipFile(books[name]) as z:
         names = z.namelist()
         assert not [n for n in names if "vba" in n.lower() or "externalLink" in n]
         for part in names:
             if part.startswith("xl/worksheets/sheet"):
                 assert b't="array"' not in z.read(part), part
+        # No shapes: a drawing holds charts only.
+        for part in names:
+            if part.startswith("xl/drawings/drawing"):
+                assert b"<xdr:sp>" not in z.read(part) and b"<xdr:sp " not in z.read(part), part
+
+
+def rule_formulas(path: Path):
+    """(sheet, formula) of every conditional format rule, colour-scale end and data validation."""
+    for ws in formulas(path).worksheets:
+        for cf in ws.conditional_formatting:
+            for rule in cf.rules:
+                for formula in rule.formula or []:
+                    yield ws.title, formula
+                if rule.colorScale is not None:
+                    yield from ((ws.title, v.val) for v in rule.colorScale.cfvo if v.type == "formula")
+        for dv in ws.data_validations.dataValidation:
+            yield from ((ws.title, f) for f in (dv.formula1, dv.formula2) if f is not None)
 
 
 @pytest.mark.parametrize("name", CONFIGS)
@@ -315,38 +341,45 @@ def test_max_iterations_fit_every_sheet() -> None:
 # --- Charts. ------------------------------------------------------------------------------------------------
 
 
-def charts_by_sheet(path: Path) -> dict[str, list[ElementTree.Element]]:
-    """Sheet name -> the chart XML trees drawn on it, following the zip's relationships."""
-    with zipfile.ZipFile(path) as z:
+def drawings_by_sheet(z: zipfile.ZipFile) -> dict[str, list[tuple[str, list[str]]]]:
+    """Sheet name -> (drawing part, its chart parts) of each drawing on it, following the relationships."""
 
-        def targets(part: str) -> dict[str, tuple[str, str]]:
-            """Relationship id -> (type, resolved part name), for every relationship of a part."""
-            p = PurePosixPath(part)
-            rel_part = f"{p.parent}/_rels/{p.name}.rels"
-            if rel_part not in z.namelist():
-                return {}
-            out = {}
-            for r in ElementTree.fromstring(z.read(rel_part)).iter(f"{REL_NS}Relationship"):
-                pieces: list[str] = []
-                for piece in f"{p.parent}/{r.get('Target')}".split("/"):
-                    if piece == "..":
-                        pieces.pop()
-                    else:
-                        pieces.append(piece)
-                out[r.get("Id")] = (r.get("Type").rsplit("/", 1)[-1], "/".join(pieces))
-            return out
+    def targets(part: str) -> dict[str, tuple[str, str]]:
+        """Relationship id -> (type, resolved part name), for every relationship of a part."""
+        p = PurePosixPath(part)
+        rel_part = f"{p.parent}/_rels/{p.name}.rels"
+        if rel_part not in z.namelist():
+            return {}
+        out = {}
+        for r in ElementTree.fromstring(z.read(rel_part)).iter(f"{REL_NS}Relationship"):
+            pieces: list[str] = []
+            for piece in f"{p.parent}/{r.get('Target')}".split("/"):
+                if piece == "..":
+                    pieces.pop()
+                else:
+                    pieces.append(piece)
+            out[r.get("Id")] = (r.get("Type").rsplit("/", 1)[-1], "/".join(pieces))
+        return out
 
-        def related(part: str, kind: str) -> list[str]:
-            return [target for k, target in targets(part).values() if k == kind]
-
-        book = ElementTree.fromstring(z.read("xl/workbook.xml"))
-        parts = targets("xl/workbook.xml")
-        result = {}
-        for sheet in book.iter(f"{MAIN_NS}sheet"):
-            _, part = parts[sheet.get(f"{DOC_REL_NS}id")]
-            charts = [c for drawing in related(part, "drawing") for c in related(drawing, "chart")]
-            result[sheet.get("name")] = [ElementTree.fromstring(z.read(c)) for c in charts]
+    book = ElementTree.fromstring(z.read("xl/workbook.xml"))
+    parts = targets("xl/workbook.xml")
+    result = {}
+    for sheet in book.iter(f"{MAIN_NS}sheet"):
+        _, part = parts[sheet.get(f"{DOC_REL_NS}id")]
+        drawings = [t for k, t in targets(part).values() if k == "drawing"]
+        result[sheet.get("name")] = [
+            (d, [t for k, t in targets(d).values() if k == "chart"]) for d in drawings
+        ]
     return result
+
+
+def charts_by_sheet(path: Path) -> dict[str, list[ElementTree.Element]]:
+    """Sheet name -> the chart XML trees drawn on it, in the order they were inserted."""
+    with zipfile.ZipFile(path) as z:
+        return {
+            sheet: [ElementTree.fromstring(z.read(c)) for _, charts in drawings for c in charts]
+            for sheet, drawings in drawings_by_sheet(z).items()
+        }
 
 
 def series(chart: ElementTree.Element) -> list[dict[str, str]]:
@@ -385,16 +418,42 @@ def test_sweep_charts_have_one_series_per_rate_named_by_its_header(books: dict[s
     assert [b is not None and float(b.get("val")) == 10 for b in log_bases] == [False, True]
 
 
-def test_every_table_sheet_has_its_etotal_chart(books: dict[str, Path]) -> None:
-    config = SMALL
-    charts = charts_by_sheet(books["small"])
+@pytest.mark.parametrize("name", ["small", "biases"])
+def test_every_table_sheet_has_its_etotal_chart_and_weight_chart(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    charts = charts_by_sheet(books[name])
+    first, last = layout.data_row(0), layout.last_data_row(config)
     col = layout.column(config, "E_total")
+    trained = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"] + (["b1", "b2"] if name == "biases" else [])
     for sheet, _ in layout.table_sheets(config):
-        (chart,) = charts[sheet]
-        assert chart.find(".//c:lineChart", CHART_NS) is not None
-        values = unquoted(layout.area(sheet, layout.data_row(0), col, layout.last_data_row(config)))
-        name = unquoted(layout.ref(sheet, layout.HEADER_ROW, col))
-        assert series(chart) == [{"name": name, "values": values}]
+        etotal, weights = charts[sheet]
+        assert etotal.find(".//c:lineChart", CHART_NS) is not None
+        values = unquoted(layout.area(sheet, first, col, last))
+        assert series(etotal) == [
+            {"name": unquoted(layout.ref(sheet, layout.HEADER_ROW, col)), "values": values}
+        ]
+        # A series per parameter, named by its header cell.
+        assert weights.find(".//c:lineChart", CHART_NS) is not None
+        expected = [
+            {
+                "name": unquoted(layout.ref(sheet, layout.HEADER_ROW, layout.column(config, p))),
+                "values": unquoted(layout.area(sheet, first, layout.column(config, p), last)),
+            }
+            for p in trained
+        ]
+        assert series(weights) == expected
+
+
+def test_weight_chart_sits_right_of_the_etotal_chart(books: dict[str, Path]) -> None:
+    def corner(anchor: ElementTree.Element, which: str) -> tuple[int, int]:
+        return tuple(int(anchor.findtext(f"{XDR_NS}{which}/{XDR_NS}{k}")) for k in ("col", "colOff"))
+
+    with zipfile.ZipFile(books["small"]) as z:
+        drawings = drawings_by_sheet(z)
+        for sheet, _ in layout.table_sheets(SMALL):
+            ((part, _),) = drawings[sheet]
+            etotal, weights = ElementTree.fromstring(z.read(part)).iter(f"{XDR_NS}twoCellAnchor")
+            assert corner(weights, "from") >= corner(etotal, "to"), sheet  # beside it, not over it
 
 
 # --- The fast worksheet writes what xlsxwriter itself would. ------------------------------------------------
@@ -423,3 +482,177 @@ def test_check_input_count_is_the_length_of_check_inputs() -> None:
     for rates in ((0.5,), (0.1, 0.2, 0.5, 0.8, 1.0, 2.0)):
         config = Config(training=Training(learning_rates=rates))
         assert layout.check_input_count(config) == len(layout.check_inputs(config))
+
+
+# --- Exercise mode: the switch, its validation, its rule. ---------------------------------------------------
+
+
+def cells_of(sqref) -> set[tuple[int, int]]:
+    """The 0-based (row, column) of every cell of an openpyxl MultiCellRange."""
+    return {(row - 1, col - 1) for rng in sqref.ranges for row, col in rng.cells}
+
+
+def test_show_answers_is_a_validated_named_switch_on_by_default(books: dict[str, Path]) -> None:
+    book = formulas(books["small"])
+    assert named_cell(cached(books["small"]), layout.SHOW_ANSWERS).value is True
+    sheet, ref = (lambda d: (d[0], d[1].replace("$", "")))(
+        list(book.defined_names[layout.SHOW_ANSWERS].destinations)[0]
+    )
+    assert sheet == layout.BACKPROP
+    (rule,) = [dv for dv in book[sheet].data_validations.dataValidation if ref in str(dv.sqref)]
+    assert rule.type == "custom" and rule.showErrorMessage
+    assert rule.formula1 == f"OR({ref}=TRUE,{ref}=FALSE,{ref}=1,{ref}=0)"
+    # The one-line instruction beside it.
+    row, col = layout.SHOW_ANSWERS_CELL
+    assert book[sheet].cell(row + 1, col + 2).value == exercise.INSTRUCTION
+
+
+@pytest.mark.parametrize("name", ["small", "biases", "fixed-bias"])
+def test_show_answers_off_blanks_the_answers_and_only_them(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    ws = formulas(books[name])[layout.BACKPROP]
+    switch = layout.a1(*layout.SHOW_ANSWERS_CELL, absolute=True)
+    rules = [(cf.sqref, r) for cf in ws.conditional_formatting for r in cf.rules]
+    hiding = [(sqref, r) for sqref, r in rules if r.type == "expression" and r.formula == [f"NOT({switch})"]]
+    ((sqref, rule),) = hiding
+    # It comes first and stops the gradients' colour scale; font and fill one colour: the digits vanish.
+    assert rule.priority == min(r.priority for _, r in rules) and rule.stopIfTrue
+    assert rule.dxf.font.color.rgb == rule.dxf.fill.bgColor.rgb == "FF" + formats.EXERCISE_FILL.lstrip("#")
+
+    # What it covers, from first principles: every formula of iterations 0 and 1 that computes something,
+    # the parameters their updates give, the diagram's and the gradient check's computed cells.
+    trained = layout.trained_params(config)
+    computed = [n for n in layout.columns(config) if n in FORWARD or n.startswith("dE/d")]
+    expected = {(layout.data_row(k), layout.column(config, n)) for k in (0, 1) for n in computed}
+    expected |= {(layout.data_row(k), layout.column(config, p)) for k in (1, 2) for p in trained}
+    expected |= {layout.DIAGRAM_NODE_CELLS[n] for n in ("a_h1", "a_h2", "a_o1", "a_o2", "E_total")}
+    for kind in ("plus", "minus", "fd", "chain", "rel_diff"):
+        expected |= {(layout.gradcheck_row(kind), layout.gradcheck_col(config, p)) for p in trained}
+    expected.add(layout.GRADCHECK_MAX_CELL)
+    assert cells_of(sqref) == expected
+    for row, col in expected:  # each one a formula
+        assert str(ws.cell(row + 1, col + 1).value).startswith("="), layout.a1(row, col)
+
+    # Inputs stay visible: the named inputs, the table's inputs and iteration 0's parameters, fd_step.
+    inputs = {
+        (row, col) for sheet, row, col in layout.named_cells(config).values() if sheet == layout.BACKPROP
+    }
+    inputs |= {
+        (layout.data_row(k), layout.column(config, n)) for k in (0, 1) for n in ("t1", "t2", "i1", "i2")
+    }
+    inputs |= {(layout.data_row(0), layout.column(config, p)) for p in trained}
+    answers = {(layout.gradcheck_row("fd"), layout.gradcheck_col(config, p)) for p in trained}
+    answers.add(layout.GRADCHECK_MAX_CELL)  # named, but computed: hidden
+    assert not (inputs - answers) & cells_of(sqref)
+    assert inputs - answers >= {layout.SHOW_ANSWERS_CELL, layout.FD_STEP_CELL, layout.ETA_CELL}
+
+
+# --- Colour: the gradients' diverging scale. ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["small", "biases"])
+def test_every_gradient_column_has_a_diverging_scale_centred_on_zero(
+    name: str, books: dict[str, Path]
+) -> None:
+    config = CONFIGS[name]
+    book = formulas(books[name])
+    gradients = [n for n in layout.columns(config) if n.startswith("dE/d")]
+    colours = [formats.GRADIENT_NEGATIVE, formats.GRADIENT_ZERO, formats.GRADIENT_POSITIVE]
+    for sheet, _ in layout.table_sheets(config):
+        scales = {
+            str(cf.sqref): r.colorScale
+            for cf in book[sheet].conditional_formatting
+            for r in cf.rules
+            if r.colorScale
+        }
+        expected = {}
+        for n in gradients:
+            col = layout.column(config, n)
+            expected[
+                f"{layout.a1(layout.data_row(0), col)}:{layout.a1(layout.last_data_row(config), col)}"
+            ] = col
+        assert set(scales) == set(expected), sheet
+        for sqref, scale in scales.items():
+            cells = (
+                layout.a1(layout.data_row(0), expected[sqref], True)
+                + ":"
+                + layout.a1(layout.last_data_row(config), expected[sqref], True)
+            )
+            largest = f"MAX(MAX({cells}),-MIN({cells}))"
+            assert [(v.type, v.val) for v in scale.cfvo] == [
+                ("formula", f"-{largest}"),
+                ("num", 0),
+                ("formula", largest),
+            ]
+            assert [c.rgb for c in scale.color] == ["FF" + c.lstrip("#") for c in colours]
+
+
+# --- The gradient check. ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", ["small", "biases", "fixed-bias"])
+def test_gradient_check_caches_numpys_finite_differences(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    book = cached(books[name])
+    trained = layout.trained_params(config)
+    assert trained == (
+        ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"] + (["b1", "b2"] if name == "biases" else [])
+    )
+    expected = gradient_check(initial_point(config.network), trained, FD_STEP)
+    assert named_cell(book, layout.FD_STEP).value == FD_STEP
+    for p in trained:
+        assert named_cell(book, layout.fd_name(p)).value == expected[p]["fd"]
+        assert abs(expected[p]["fd"] - expected[p]["chain"]) <= 1e-6 * abs(expected[p]["chain"])
+    worst = max(v["rel_diff"] for v in expected.values())
+    assert named_cell(book, layout.GRADCHECK_MAX).value == worst < 1e-6
+    assert "fd_b1" not in book.defined_names or name == "biases"
+
+
+def test_gradient_check_formulas_move_one_parameter_and_read_the_rest_from_iteration_0(
+    books: dict[str, Path],
+) -> None:
+    config = BIASES
+    ws = formulas(books["biases"])[layout.BACKPROP]
+    row0 = layout.data_row(0) + 1
+
+    def cell(kind: str, param: str) -> str:
+        return ws.cell(layout.gradcheck_row(kind) + 1, layout.gradcheck_col(config, param) + 1).value
+
+    def table(name: str) -> str:
+        return f"{layout.col_name(layout.column(config, name))}{row0}"
+
+    for p in layout.trained_params(config):
+        assert cell("plus", p).count(f"({table(p)}+{layout.FD_STEP})") >= 1, p
+        assert cell("minus", p).count(f"({table(p)}-{layout.FD_STEP})") >= 1, p
+        plus, minus = (
+            layout.a1(layout.gradcheck_row(k), layout.gradcheck_col(config, p)) for k in ("plus", "minus")
+        )
+        assert cell("fd", p) == f"=({plus}-{minus})/(2*{layout.FD_STEP})"
+        assert cell("chain", p) == f"={table('dE/d' + p)}"
+    # w5 feeds o1 only: the hidden layer and E2 are read from iteration 0, not recomputed.
+    w5 = cell("plus", "w5")
+    assert w5.endswith(f"+{table('E2')}") and table("a_h1") in w5 and "w1" not in w5
+    assert w5.count("EXP(MIN(") == 1  # a_o1 only
+    # b1 feeds both hidden units: everything after it is recomputed, nothing read from iteration 0.
+    for name in FORWARD:
+        assert not re.search(rf"(?<![A-Z$]){table(name)}(?!\d)", cell("plus", "b1")), name
+
+
+# --- Names. -------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", CONFIGS)
+def test_the_workbook_defines_exactly_layouts_names(name: str, books: dict[str, Path]) -> None:
+    config = CONFIGS[name]
+    book = formulas(books[name])
+    wanted = layout.named_cells(config)
+    assert set(book.defined_names) == set(wanted)
+    assert set(wanted) <= set(layout.defined_names())  # the config-free list (for rewriting old workbooks)
+    for defined, (sheet, row, col) in wanted.items():
+        assert list(book.defined_names[defined].destinations) == [(sheet, layout.a1(row, col, absolute=True))]
+
+
+def test_defined_names_lists_every_name_of_every_config() -> None:
+    trained = Config(training=Training(train_biases=True))
+    assert set(layout.defined_names()) == set(layout.named_cells(trained))
+    assert len(set(layout.defined_names())) == len(layout.defined_names())

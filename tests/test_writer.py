@@ -129,6 +129,35 @@ def test_regenerated_workbook_opens_in_libreoffice_without_error_cells(tmp_path:
     assert sheet_names(recalculated)[-3:] == [MNIST_SHEET, RUNS_SHEET, "My notes"]
 
 
+@pytest.mark.libreoffice
+def test_regenerating_a_workbook_libreoffice_saved_remaps_its_formats(tmp_path: Path) -> None:
+    # LibreOffice rewrites styles.xml when it saves: the new sheets' cell and conditional formats must be
+    # appended and renumbered, not assumed to be where excelgen put them.
+    book = generate(tmp_path / "backprop.xlsx")
+    export_run(write_run(tmp_path / "runs" / "a", [98.0, 99.5]), book)
+    saved = libreoffice_recalc(book, tmp_path / "lo")
+    user = tmp_path / "user" / "backprop.xlsx"
+    user.parent.mkdir()
+    user.write_bytes(saved.read_bytes())
+    generate(user, Config(training=Training(learning_rates=(0.2,), iterations=5)))
+
+    expected = [layout.BACKPROP, "η=0.2", layout.SWEEP, layout.CHECK, MNIST_SHEET, RUNS_SHEET]
+    assert sheet_names(user) == expected
+    sheet = load_workbook(user)[layout.BACKPROP]
+    switch = layout.a1(*layout.SHOW_ANSWERS_CELL, absolute=True)
+    (hide,) = [r for cf in sheet.conditional_formatting for r in cf.rules if r.formula == [f"NOT({switch})"]]
+    assert hide.dxf.font.color.rgb == hide.dxf.fill.bgColor.rgb  # the exercise rule kept its own format
+    fresh = load_workbook(generate(tmp_path / "fresh.xlsx", Config(training=Training((0.2,), 5))))
+    for ref in ("A1", layout.a1(*layout.INPUT_CELLS["init_w1"]), layout.a1(layout.data_row(0), 1)):
+        ours, theirs = sheet[ref], fresh[layout.BACKPROP][ref]
+        assert (ours.font.b, ours.fill.fgColor.rgb, ours.number_format) == (
+            theirs.font.b,
+            theirs.fill.fgColor.rgb,
+            theirs.number_format,
+        ), ref
+    assert error_cells(libreoffice_recalc(user, tmp_path / "lo2")) == []
+
+
 def test_a_users_sheet_with_an_excelgen_name_is_refused(tmp_path: Path) -> None:
     book = generate(tmp_path / "backprop.xlsx")
     add_user_sheet(book, "η=9")
@@ -357,3 +386,31 @@ def test_check_target_refuses_what_cannot_be_written(tmp_path: Path) -> None:
         writer.check_target(tmp_path / "dangling.xlsx")
     with pytest.raises(writer.WorkbookError, match="must end in .xlsx"):
         writer.check_target(tmp_path / "book.xls")
+
+
+def _conditional_book(sheet: str, colour: str, missing_dxfs: bool = False) -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    ws = book.add_worksheet(sheet)
+    ws.write_number(0, 0, 1)
+    if not missing_dxfs:
+        rule = {"type": "cell", "criteria": ">", "value": 0, "format": book.add_format({"bg_color": colour})}
+        ws.conditional_format("A1", rule)
+    book.close()
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("target_has_dxfs", [True, False], ids=["appended", "created"])
+def test_a_grafted_conditional_format_keeps_its_own_colour(tmp_path: Path, target_has_dxfs: bool) -> None:
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(_conditional_book("Mine", "#FF0000", missing_dxfs=not target_has_dxfs))
+    with Package(path) as book, Package(_conditional_book("Theirs", "#00FF00")) as scratch:
+        book.put_sheet("Theirs", scratch)
+        data = book.to_bytes()
+    path.write_bytes(data)
+    values = load_workbook(path)
+    ((rule,),) = [cf.rules for cf in values["Theirs"].conditional_formatting]
+    assert rule.dxf.fill.bgColor.rgb == "FF00FF00"
+    if target_has_dxfs:
+        ((mine,),) = [cf.rules for cf in values["Mine"].conditional_formatting]
+        assert mine.dxf.fill.bgColor.rgb == "FFFF0000" and rule.dxfId == 1
