@@ -271,10 +271,15 @@ def sweep_column(config: Config, lr: float) -> int:
     return SWEEP_ITERATION_COL + 1 + config.training.learning_rates.index(lr)
 
 
+SWEEP_CHART_SIZE = (620, 420)  # pixels
+DEFAULT_COLUMN_PX = 64  # a column no sheet widens: Excel's default 8.43 characters
+
+
 def sweep_chart_cells(config: Config) -> tuple[tuple[int, int], tuple[int, int]]:
-    """Top-left cells of the linear chart and, beside it, the log-scale chart."""
+    """Top-left cells of the linear chart and, beside it with a column to spare, the log-scale chart."""
     left = sweep_column(config, config.training.learning_rates[-1]) + 2
-    return (SWEEP_HEADER_ROW + 1, left), (SWEEP_HEADER_ROW + 1, left + 9)
+    width = -(-SWEEP_CHART_SIZE[0] // DEFAULT_COLUMN_PX) + 1
+    return (SWEEP_HEADER_ROW + 1, left), (SWEEP_HEADER_ROW + 1, left + width)
 
 
 MAX_CHART_SERIES = 255  # Excel's limit for one chart

@@ -84,5 +84,6 @@ def sweep_chart(book: Workbook, config: Config, title: str, log: bool = False):
     chart.set_y_axis(y_axis)
     # Below the plot: beside it, LibreOffice squeezes the plot and cuts the names to "η =".
     chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": 620, "height": 420})
+    width, height = layout.SWEEP_CHART_SIZE
+    chart.set_size({"width": width, "height": height})
     return chart

@@ -19,6 +19,7 @@ from spreadsheet import named_cell
 
 from excelgen import exercise, formats, layout, workbook
 from excelgen.config import Config, Network, Training
+from excelgen.package import Package
 from excelgen.reference import FD_STEP, FORWARD, TOLERANCE, gradient_check, initial_point, run_all
 from excelgen.workbook import write_workbook
 
@@ -656,3 +657,16 @@ def test_defined_names_lists_every_name_of_every_config() -> None:
     trained = Config(training=Training(train_biases=True))
     assert set(layout.defined_names()) == set(layout.named_cells(trained))
     assert len(set(layout.defined_names())) == len(layout.defined_names())
+
+
+def test_the_sweep_charts_do_not_overlap(books: dict[str, Path]) -> None:
+    xdr = "{http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing}"
+    with Package(books["small"]) as package:
+        sheet = package.sheet_part(layout.SWEEP)
+        (drawing,) = [r.target for r in package.rels(sheet) if r.type.endswith("/drawing")]
+        root = ElementTree.fromstring(package.parts[drawing])
+    spans = sorted(
+        (int(a.findtext(f"{xdr}from/{xdr}col")), int(a.findtext(f"{xdr}to/{xdr}col")))
+        for a in root.iter(f"{xdr}twoCellAnchor")
+    )
+    assert len(spans) == 2 and spans[0][1] < spans[1][0], spans
