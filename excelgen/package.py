@@ -661,6 +661,7 @@ class Package:
         names = [
             (d, before[d.local_sheet] if d.local_sheet is not None else None)
             for d in self.defined_names()
+            if d.local_sheet is None or d.local_sheet < len(before)  # a name of no sheet is dropped
             if not (d.local_sheet is not None and before[d.local_sheet].lower() in removing)
             and not (d.local_sheet is None and drop_name(d.name))
             and _name_key(d.name, d.local_sheet, before) not in incoming_keys

@@ -65,6 +65,8 @@ def check_target(path: Path, open_ok: bool = False) -> Path:
         raise WorkbookError(f"{str(folder)!r} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise WorkbookError(f"folder {str(folder)!r} is not writable")
+    if target.exists() and not target.is_file():  # a pipe or a device: reading it could block forever
+        raise WorkbookError("is not a regular file; give a workbook file name")
     if target.exists() and not os.access(target, os.W_OK):
         raise WorkbookError("the file is read-only")
     name_max = _name_max(folder)

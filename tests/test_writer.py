@@ -414,3 +414,9 @@ def test_a_grafted_conditional_format_keeps_its_own_colour(tmp_path: Path, targe
     if target_has_dxfs:
         ((mine,),) = [cf.rules for cf in values["Mine"].conditional_formatting]
         assert mine.dxf.fill.bgColor.rgb == "FFFF0000" and rule.dxfId == 1
+
+
+def test_a_pipe_under_the_workbooks_name_is_refused(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "backprop.xlsx")
+    with pytest.raises(ConfigError, match="is not a regular file"):
+        generate(tmp_path / "backprop.xlsx")
