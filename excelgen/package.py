@@ -98,6 +98,8 @@ class Limits:
 
 LIMITS = Limits()
 _MIB = 2**20
+# What zipfile raises for a part it cannot inflate: damaged data, an unknown method, encryption.
+_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
 
 class PackageError(ValueError):
@@ -291,7 +293,7 @@ class _Parts(MutableMapping[str, bytes]):
             )
         try:
             data = self._zip.read(info)
-        except (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError) as e:
+        except _DAMAGED as e:
             raise PackageError(f"part {name} is damaged ({e})") from None
         self._data[name] = data
         return data
@@ -416,7 +418,7 @@ class Package:
                 try:
                     with self._zip.open(old) as src, z.open(info, "w") as dst:
                         shutil.copyfileobj(src, dst, _MIB)
-                except (zipfile.BadZipFile, zlib.error, EOFError) as e:
+                except _DAMAGED as e:
                     raise PackageError(f"part {name} is damaged ({e})") from None
 
     def to_bytes(self) -> bytes:
