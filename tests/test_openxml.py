@@ -42,7 +42,5 @@ def workbooks(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.mark.parametrize("name", ["fresh", "biases", "exported", "regenerated"])
 def test_the_workbook_passes_the_open_xml_rules(name: str, workbooks: dict[str, Path]) -> None:
     result = OpenXmlValidator(file_format=FileFormat.MICROSOFT_365).validate(str(workbooks[name]))
-    errors = [
-        str(e) for e in result.errors if getattr(e, "severity", None) is None or "ERROR" in str(e.severity)
-    ]
-    assert result.is_valid and result.error_count == 0, errors[:5]
+    problems = [str(e)[:300] for e in result.errors]  # warnings too, for the message
+    assert result.is_valid and result.error_count == 0, problems[:5]
