@@ -3,8 +3,8 @@
     trainer data [--data-dir DIR]
     trainer summary --model NAME
     trainer train [--model NAME] [--epochs N] [--batch-size N] [--lr X] [--seed N] [--device D]
-                  [--threads N] [--data-dir DIR] [--out DIR] [--limit-train N] [--resume RUN_DIR]
-                  [--workbook PATH | --no-workbook]
+                  [--threads N] [--precision P] [--data-dir DIR] [--out DIR] [--limit-train N]
+                  [--resume RUN_DIR] [--workbook PATH | --no-workbook]
     trainer export --run RUN_DIR [--workbook PATH]
 
 A user's mistake is one line on stderr, `trainer: error: <what to do>`, exit status 2 (argparse's own errors
@@ -20,7 +20,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import config, models
+from . import config, models, runtime
 from .errors import UserError
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
@@ -43,7 +43,14 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help=f"OneCycle's peak learning rate, default {config.Hyper.lr}")
     t.add_argument("--seed", type=int, default=1)
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    t.add_argument("--threads", type=int, help=f"CPU threads, default {config.Hyper.threads}")
+    t.add_argument(
+        "--threads", type=int, help="CPU threads; default: the cores free of other jobs, every epoch"
+    )
+    t.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        help="of the training passes; default auto: bfloat16 autocast where the device has it natively",
+    )
     t.add_argument("--data-dir", type=Path, default=Path("data"))
     t.add_argument("--out", type=Path, default=Path("output/mnist"))
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images only")
@@ -94,16 +101,14 @@ def export_command(run_dir: Path, workbook: Path) -> str:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    import torch
-
     from . import train
 
     check_train_args(args)
     if args.resume is not None:
         saved = train.saved_run(args.resume)
         hp = config.from_log(saved["hyperparameters"])
-        if args.threads is not None:  # speed only (though on a CPU it can move the last bits of sums)
-            hp = dataclasses.replace(hp, threads=args.threads)
+        # Speed only (though on a CPU it can move the last bits of sums): chosen again for this machine.
+        hp = dataclasses.replace(hp, threads=args.threads)
     else:
         hp = config.for_model(
             args.model,
@@ -111,6 +116,7 @@ def run_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             threads=args.threads,
+            precision=args.precision,
             limit_train=args.limit_train,
         )
     if hp.epochs >= config.DOCUMENTS_EPOCH_LIMIT:
@@ -119,7 +125,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"(fewer than {config.DOCUMENTS_EPOCH_LIMIT}); running anyway",
             file=sys.stderr,
         )
-    torch.set_num_threads(hp.threads)
+    runtime.configure(hp.threads)
     device = train.pick_device(args.device)
     data = train.load_mnist(args.data_dir, device, hp.limit_train)
     try:

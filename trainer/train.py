@@ -9,6 +9,7 @@ with the same seed, ends with exactly the weights an uninterrupted run would hav
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sys
@@ -24,7 +25,7 @@ import torchinfo
 from torch import nn
 from tqdm import tqdm
 
-from . import augment, config, models
+from . import augment, config, models, runtime
 from .errors import UserError
 from .files import write_atomic
 
@@ -149,6 +150,13 @@ def make_state(name: str, hp: config.Hyper, seed: int, device: torch.device, ste
     return State(model, optimizer, scheduler, shuffle, aug)
 
 
+def resolve_precision(hp: config.Hyper, device: torch.device) -> config.Hyper:
+    """`precision="auto"` made concrete for `device` (runtime.precision); explicit choices are kept."""
+    if hp.precision == "auto":
+        return dataclasses.replace(hp, precision=runtime.precision(device.type))
+    return hp
+
+
 def train(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> tuple[float, float]:
     """One epoch over a fresh permutation; returns (mean loss, accuracy %)."""
     model, device = state.model, data.train_x.device
@@ -166,7 +174,8 @@ def train(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> tuple[fl
         if hp.augments:
             x = augment.affine(x, hp.degrees, hp.shift_px, state.augment, background)
         state.optimizer.zero_grad(set_to_none=True)
-        output = model(x)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=hp.bf16):
+            output = model(x).float()
         loss = F.cross_entropy(output, y, label_smoothing=hp.label_smoothing)
         loss.backward()
         state.optimizer.step()
@@ -262,6 +271,7 @@ def run_epoch(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> dict
         "test_acc": 100.0 * correct / len(data.test_y),
         "lr": state.scheduler.get_last_lr()[0],  # where the schedule stands at the end of the epoch
         "seconds": round(time.perf_counter() - start, 3),
+        "threads": torch.get_num_threads(),
     }
 
 
@@ -296,6 +306,7 @@ def fit(
     once the last finished epoch is safely on disk; the CLI turns it into the resume message."""
     device = data.train_x.device
     steps = steps_per_epoch(len(data.train_y), hp.batch_size)
+    hp = resolve_precision(hp, device)
     if resume is not None:
         run_dir = resume
         saved = torch.load(run_dir / CHECKPOINT, map_location=device, weights_only=False)
@@ -310,7 +321,7 @@ def fit(
             "params": models.param_count(state.model),
             "seed": seed,
             "device": str(device),
-            "torch_version": torch.__version__,
+            "torch_version": str(torch.__version__),  # a plain string: torch.load(weights_only=True)
             "started_at": now(),
             "finished_at": None,
             "hyperparameters": hp.describe(),
@@ -325,11 +336,13 @@ def fit(
         state.restore(saved)
         print(f"Resuming {run_dir} after epoch {saved['epoch']}")
 
-    saved_epochs = len(state.log["epochs"])
+    saved_epochs = first_epoch = len(state.log["epochs"])
     try:
-        for epoch in range(saved_epochs + 1, hp.epochs + 1):
+        for epoch in range(first_epoch + 1, hp.epochs + 1):
             if stop_after is not None and epoch > stop_after:
                 return run_dir
+            if hp.threads is None and epoch > first_epoch + 1:  # follow the load (the caller set the first)
+                torch.set_num_threads(runtime.free_cores())
             state.log["epochs"].append(run_epoch(state, data, hp, epoch))
             best = max(state.log["epochs"], key=lambda row: row["test_acc"])  # the first of equals
             state.log["best_test_acc"], state.log["best_epoch"] = best["test_acc"], best["epoch"]
