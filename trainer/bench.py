@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
-from . import augment, config, models, runtime, train
+from . import augment, config, layers, models, runtime, train
 
 PART_A_MODEL = "seed002"
 
@@ -106,7 +106,7 @@ def documents_model(name: str) -> torch.nn.Module:
     model = models.build(name)
     for parent in model.modules():
         for child_name, child in parent.named_children():
-            if isinstance(child, models.MaxPool2d):
+            if isinstance(child, layers.MaxPool2d):
                 setattr(parent, child_name, torch.nn.MaxPool2d(child.kernel_size, child.stride))
     return model
 
@@ -163,13 +163,15 @@ def documents_epoch(data_dir: Path, name: str, batch_size: int, threads: int | N
 def trainer_epoch(data_dir: Path, name: str, threads: int | None) -> dict:
     """One epoch of `trainer train --model NAME --batch-size 128`: its seconds as log.json records them."""
     threads = runtime.configure(threads)
-    hp = config.for_model(name, batch_size=128, threads=threads)
-    data = train.load_mnist(data_dir, torch.device("cpu"), None, log=lambda line: None)
+    device = torch.device("cpu")
+    hp = train.resolve_precision(config.for_model(name, batch_size=128, threads=threads), device)
+    data = train.load_mnist(data_dir, device, None, log=lambda line: None)
     state = train.make_state(name, hp, 1, data.train_x.device, train.steps_per_epoch(60_000, hp.batch_size))
     cpu = time.process_time()
     with contextlib.redirect_stdout(sys.stderr):
         seconds = train.run_epoch(state, data, hp, 1)["seconds"]
-    return {"seconds": seconds, "cpu_seconds": time.process_time() - cpu, "threads": threads}
+    cpu = time.process_time() - cpu
+    return {"seconds": seconds, "cpu_seconds": cpu, "threads": threads, "precision": hp.precision}
 
 
 # The documents' side imports torch before anything of the trainer's, so that OpenMP starts with torch's
@@ -202,7 +204,8 @@ def part_a(data_dir: Path, threads: int, gemm: float) -> float:
         result = results[side] = child_epoch(side, data_dir, PART_A_MODEL, threads)
         gflops = flops / result["seconds"] / 1e9
         print(
-            f"(a) {label}, {PART_A_MODEL}, batch 128, {result['threads']} thread(s): "
+            f"(a) {label}, {PART_A_MODEL}, batch 128, {result['threads']} thread(s), "
+            f"{result.get('precision', 'float32')}: "
             f"{result['seconds']:.2f} s/epoch (CPU time {result['cpu_seconds']:.1f} s), "
             f"{60_000 / result['seconds']:,.0f} train images/s incl. the test pass, "
             f"{gflops:.1f} effective GFLOP/s = {gflops / gemm:.0%} of GEMM; {before} before, {load()} after"

@@ -6,7 +6,7 @@ Measured on the 2-core build machine (bench/NOTES.md, "Threads", "Allocator", "P
   threads wait for each other through the scheduler: 45 to 230 ms a step against 26 ms with one thread.
   OMP_WAIT_POLICY=PASSIVE (sleep instead of spinning) does not fix it and costs 2.4x on an idle machine
   (41 against 17 ms a step), so OpenMP keeps its defaults and the thread count follows the load instead:
-  `choose_threads` at the start and again before every epoch (`free_cores`).
+  `free_cores` at the start and again before every epoch.
 - glibc hands every freed block above 128 KiB back to the kernel, so each training step paged in ~19 MB of
   fresh, zeroed memory (4,900 page faults, 9 ms of a 52 ms step). `tune_allocator` keeps freed memory.
 - Where the CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), bfloat16 autocast makes a step ~30%
@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import os
 import statistics
 import time
 from pathlib import Path
@@ -45,12 +44,6 @@ def running_others(samples: int = 5, interval: float = 0.02) -> float:
     return float(max(0, statistics.median(counts)))
 
 
-def cpu_load() -> float:
-    """How many cores other programs keep busy before training starts: the 1-minute load average, or the
-    processes running right now when that is higher (the average lags a job that has just started)."""
-    return max(os.getloadavg()[0], running_others())
-
-
 def choose_threads(cores: int, load: float) -> int:
     """The thread count for `cores` physical cores when `load` of them are taken by others: the free ones,
     at least one. Rounded, so that a core busy less than half the time still counts as free."""
@@ -67,8 +60,9 @@ def cores() -> int:
 
 
 def free_cores() -> int:
-    """The thread count for the next epoch of a run in progress. The load average now includes this run's
-    own threads, so only the processes running at this moment (between epochs, when ours are idle) count."""
+    """The thread count for what comes next: the cores that other programs' running processes leave free.
+    Counted at this moment, not by the load average: that lags a minute behind (a job that ended 30 s ago
+    still counts) and, during a run, includes the run's own threads; between epochs ours are idle."""
     return choose_threads(cores(), running_others())
 
 
@@ -92,11 +86,10 @@ def tune_allocator() -> bool:
 
 
 def configure(threads: int | None) -> int:
-    """Sets torch's thread count (None: `choose_threads` by the load now) and the allocator; returns the
-    count."""
+    """Sets torch's thread count (None: `free_cores`) and the allocator; returns the count."""
     import torch
 
-    n = threads if threads is not None else choose_threads(cores(), cpu_load())
+    n = threads if threads is not None else free_cores()
     torch.set_num_threads(n)
     tune_allocator()
     return n

@@ -355,6 +355,13 @@ def fit(
     save_epoch(run_dir, state)
     write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
     first, seconds = first_at_target(state.log["epochs"])
+    last, total = state.log["epochs"][-1], sum(row["seconds"] for row in state.log["epochs"])
+    verdict = "reaches" if last["test_acc"] >= TARGET_ACC else "misses"
+    # The result is the last epoch: the test set does not pick the epoch. The best one is shown beside it.
+    print(
+        f"Result: {last['test_acc']:.2f}% after epoch {last['epoch']} (the last), {verdict} the "
+        f"{TARGET_ACC:.2f}% target; {total:.1f} s of training (train + test passes)"
+    )
     print(f"Best test accuracy: {state.log['best_test_acc']:.2f}% at epoch {state.log['best_epoch']}")
     if first is not None:
         print(f"First epoch at >= {TARGET_ACC:.2f}%: {first}, after {seconds:.1f} s of training")
