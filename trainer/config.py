@@ -20,14 +20,14 @@ DOCUMENTS_EPOCH_LIMIT = 20  # "fewer than 20 epochs" in the documents' rule
 
 @dataclass(frozen=True)
 class Hyper:
-    epochs: int = 15
+    epochs: int = 4
     batch_size: int = 128
-    lr: float = 0.05  # OneCycle's peak
+    lr: float = 0.4  # OneCycle's peak
     pct_start: float = 0.25  # share of the steps spent warming up to the peak
     momentum: float = 0.9
     nesterov: bool = True
-    weight_decay: float = 5e-4
-    label_smoothing: float = 0.0
+    weight_decay: float = 1e-4
+    label_smoothing: float = 0.1
     degrees: float = 5.0  # augmentation: rotation U(-5, 5) degrees ...
     shift_px: float = 1.0  # ... and shift U(-1, 1) pixels per axis, per sample
     # None: the physical cores that other jobs leave free, decided at the start and before every epoch

@@ -25,7 +25,7 @@ class Net(nn.Sequential):
         return F.log_softmax(super().forward(x).flatten(1), dim=1)
 
 
-def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 0.05) -> nn.Module:
+def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 0.0) -> nn.Module:
     """Two thin convs at full resolution (on a CPU the 26x26 maps cost the most time, in memory-bound
     BatchNorm/ReLU/pooling), then the width where the maps are small, a 1x1 head and global average pooling.
     Pooling after a single conv was 1.8x faster but stuck at 99.3% (bench/NOTES.md)."""
@@ -36,7 +36,7 @@ def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 
         *conv_bn(c2, c3),  # 10
         *conv_bn(c3, c4),  # 8
         MaxPool2d(2),  # 4
-        Dropout(dropout),
+        *([Dropout(dropout)] if dropout else []),
         *conv_bn(c4, c5, padding=1),  # 4
         nn.Conv2d(c5, 10, 1),
         nn.AdaptiveAvgPool2d(1),
@@ -44,13 +44,15 @@ def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 
 
 
 def default() -> nn.Module:
-    """17,802 parameters."""
-    return thin_wide_gap(8, 12, 24, 32, 24)
+    """19,434 parameters. Multiples of 16 channels where the maps are large: in bfloat16, oneDNN's 8->16
+    conv at 26 px took 5.3 ms a step, an 8->12 one 9.4. Without dropout: four epochs do not overfit
+    (8 seeds: 99.52% mean with none, 99.49% with 0.05)."""
+    return thin_wide_gap(8, 16, 32, 32, 14)
 
 
 def tiny() -> nn.Module:
     """The default's shape with narrower layers: under 8,000 parameters."""
-    return thin_wide_gap(8, 10, 16, 16, 20)
+    return thin_wide_gap(8, 10, 16, 16, 20, dropout=0.05)
 
 
 class Seed001(nn.Module):
