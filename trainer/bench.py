@@ -227,7 +227,12 @@ def summary_line(label: str, values: list[float], unit: str, digits: int) -> str
 
 def part_b(data: train.Tensors, seeds: list[int], threads: int | None, out: Path | None) -> None:
     hp = config.for_model("default", threads=threads)  # None: as `trainer train`, the free cores per epoch
-    print(f"(b) `trainer train`: {hp.epochs} epochs, {hp.schedule}, {hp.optimizer}, {hp.augmentation}")
+    runtime.configure(threads)
+    print(
+        f"(b) `trainer train`: {hp.schedule}, {hp.optimizer}, weight decay {hp.weight_decay:g}, "
+        f"label smoothing {hp.label_smoothing:g}, {hp.augmentation}; training passes in "
+        f"{train.resolve_precision(hp, data.train_x.device).precision}; test pass float32, no augmentation"
+    )
     firsts, lasts = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
