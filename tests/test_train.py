@@ -13,7 +13,17 @@ import torch
 
 from trainer import cli, config, train
 
-EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "test_loss", "test_correct", "test_acc", "lr", "seconds"}
+EPOCH_KEYS = {
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_correct",
+    "test_acc",
+    "lr",
+    "seconds",
+    "threads",
+}
 TEST_LINE = re.compile(r"^Test set: Average loss: \d+\.\d{4}, Accuracy: \d+/\d+ \(\d+\.\d{2}%\)$", re.M)
 
 
@@ -82,12 +92,22 @@ def test_a_short_run_lowers_the_loss_and_writes_the_run_folder(
     assert f"at epoch {log['best_epoch']}" in out and str(run_dir) in out
 
 
-@pytest.mark.parametrize("killed_in", [1, 2])
-def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path: Path, killed_in: int) -> None:
-    data, hp = tensors(), small()
-    whole = train.fit(data, hp, model_name="tiny", seed=7, out=tmp_path / "whole")
+@pytest.mark.parametrize(
+    ("model", "precision", "killed_in"),
+    [
+        ("tiny", "float32", 1),
+        ("tiny", "float32", 2),
+        ("tiny", "bfloat16", 2),  # autocast, our BatchNorm2d/MaxPool2d/Dropout and the OneCycle schedule
+        ("seed002", "bfloat16", 2),  # its first conv has a bias: float32 under autocast
+    ],
+)
+def test_resume_after_a_kill_ends_with_the_same_weights(
+    tmp_path: Path, model: str, precision: str, killed_in: int
+) -> None:
+    data, hp = tensors(), small(precision=precision)
+    whole = train.fit(data, hp, model_name=model, seed=7, out=tmp_path / "whole")
     # As if killed during epoch `killed_in`: only the checkpoint of the epoch before is on disk.
-    cut = train.fit(data, hp, model_name="tiny", seed=7, out=tmp_path / "cut", stop_after=killed_in - 1)
+    cut = train.fit(data, hp, model_name=model, seed=7, out=tmp_path / "cut", stop_after=killed_in - 1)
     assert not (cut / "model.pt").exists()
     log = json.loads((cut / "log.json").read_text())
     assert len(log["epochs"]) == killed_in - 1 and log["finished_at"] is None
@@ -98,12 +118,27 @@ def test_resume_after_a_kill_ends_with_the_same_weights(tmp_path: Path, killed_i
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert epoch_rows(whole) == epoch_rows(cut)
+    assert json.loads((cut / "log.json").read_text())["hyperparameters"]["precision"] == precision
+
+
+def test_checkpoints_load_with_weights_only(tmp_path: Path) -> None:
+    # Plain tensors, dicts, lists, numbers and strings: loadable without unpickling arbitrary objects.
+    run_dir = train.fit(tensors(), small(epochs=2), model_name="tiny", seed=1, out=tmp_path)
+    saved = torch.load(run_dir / "checkpoint.pt", weights_only=True)
+    assert saved["epoch"] == 2 and saved["log"]["torch_version"] == str(torch.__version__)
+    assert set(saved["model"]) == set(torch.load(run_dir / "model.pt", weights_only=True))
+
+
+def test_auto_precision_is_recorded_as_what_ran(tmp_path: Path) -> None:
+    run_dir = train.fit(tensors(), small(epochs=2, precision="auto"), model_name="tiny", seed=1, out=tmp_path)
+    recorded = json.loads((run_dir / "log.json").read_text())["hyperparameters"]["precision"]
+    assert recorded == train.runtime.precision("cpu") and recorded in ("float32", "bfloat16")
 
 
 def epoch_rows(run_dir: Path) -> list[dict]:
     """log.json's epochs without the wall times, which differ between any two runs."""
     rows = json.loads((run_dir / "log.json").read_text())["epochs"]
-    return [{k: v for k, v in row.items() if k != "seconds"} for row in rows]
+    return [{k: v for k, v in row.items() if k not in ("seconds", "threads")} for row in rows]
 
 
 def test_a_different_seed_gives_different_weights(tmp_path: Path) -> None:

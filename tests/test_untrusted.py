@@ -120,6 +120,14 @@ def test_resume_refuses_options_that_contradict_the_run(run_dir: Path, fake_mnis
     assert "--lr 0.1" not in line  # the run's own value: no contradiction
 
 
+def test_resume_refuses_another_precision(run_dir: Path, fake_mnist, capsys) -> None:
+    saved = json.loads((run_dir / train.LOG).read_text())["hyperparameters"]["precision"]
+    other = "float32" if saved == "bfloat16" else "bfloat16"
+    argv = ["train", "--resume", str(run_dir), "--precision", other, "--no-workbook"]
+    assert cli.main(argv) == 2
+    assert f"--precision {other} (the run has {saved})" in one_error_line(capsys)
+
+
 def test_resume_takes_options_that_only_change_this_session(run_dir: Path, fake_mnist, capsys) -> None:
     # The run has finished its 2 epochs: resuming it with --threads loads, checks and says so.
     assert cli.main(["train", "--resume", str(run_dir), "--threads", "1", "--no-workbook"]) == 0

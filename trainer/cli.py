@@ -3,8 +3,8 @@
     trainer data [--data-dir DIR]
     trainer summary --model NAME
     trainer train [--model NAME] [--epochs N] [--batch-size N] [--lr X] [--seed N] [--device D]
-                  [--threads N] [--data-dir DIR] [--out DIR] [--limit-train N] [--resume RUN_DIR]
-                  [--workbook PATH | --no-workbook]
+                  [--threads N] [--precision P] [--data-dir DIR] [--out DIR] [--limit-train N]
+                  [--resume RUN_DIR] [--workbook PATH | --no-workbook]
     trainer export --run RUN_DIR [--workbook PATH]
 
 A user's mistake is one line on stderr, `trainer: error: <what to do>`, exit status 2 (argparse's own errors
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from excelgen import console
 
-from . import config
+from . import config, runtime
 from .errors import UserError
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
@@ -36,7 +36,7 @@ TRAIN_PACKAGES = ("torch", "torchvision", "torchinfo", "tqdm")
 MAX_LR = 10.0  # SGD on these networks diverges far below this; a larger value is a typo
 # Options that describe a run: on --resume they must agree with what the run saved. (option, Hyper field)
 RUN_OPTIONS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"))
-RUN_OPTIONS += (("--limit-train", "limit_train"),)
+RUN_OPTIONS += (("--precision", "precision"), ("--limit-train", "limit_train"))
 
 
 def parser() -> argparse.ArgumentParser:
@@ -56,7 +56,14 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--lr", type=float, help=f"OneCycle's peak learning rate, default {config.Hyper.lr}")
     t.add_argument("--seed", type=int, help="default 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
-    t.add_argument("--threads", type=int, help="CPU threads, default: torch's (the physical cores)")
+    t.add_argument(
+        "--threads", type=int, help="CPU threads; default: the cores free of other jobs, every epoch"
+    )
+    t.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        help="of the training passes; default auto: bfloat16 autocast where the device has it natively",
+    )
     t.add_argument("--data-dir", type=Path, default=Path("data"))
     t.add_argument("--out", type=Path, help=f"where run folders go, default {DEFAULT_OUT}")
     t.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images only")
@@ -156,8 +163,6 @@ def export_command(run_dir: Path, workbook: Path) -> str:
 def run_train(args: argparse.Namespace) -> int:
     check_train_args(args)
     require_training_packages()
-    import torch
-
     from . import train
 
     saved = None
@@ -171,6 +176,7 @@ def run_train(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
             lr=args.lr,
             threads=args.threads,
+            precision=args.precision,
             limit_train=args.limit_train,
         )
     if hp.epochs >= config.DOCUMENTS_EPOCH_LIMIT:
@@ -179,8 +185,7 @@ def run_train(args: argparse.Namespace) -> int:
             f"(fewer than {config.DOCUMENTS_EPOCH_LIMIT}); running anyway",
             file=sys.stderr,
         )
-    if hp.threads is not None:
-        torch.set_num_threads(hp.threads)
+    runtime.configure(hp.threads)
     device = train.pick_device(args.device)
     data = train.load_mnist(args.data_dir, device, hp.limit_train)
     try:

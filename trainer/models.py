@@ -10,10 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .layers import BatchNorm2d, Conv2d, Dropout, MaxPool2d, max_pool2x2
+
 
 def conv_bn(c_in: int, c_out: int, kernel: int = 3, padding: int = 0) -> list[nn.Module]:
     """Conv, BatchNorm, ReLU: the conv has no bias because BatchNorm's shift replaces it."""
-    return [nn.Conv2d(c_in, c_out, kernel, padding=padding, bias=False), nn.BatchNorm2d(c_out), nn.ReLU()]
+    return [Conv2d(c_in, c_out, kernel, padding=padding, bias=False), BatchNorm2d(c_out), nn.ReLU()]
 
 
 class Net(nn.Sequential):
@@ -23,18 +25,18 @@ class Net(nn.Sequential):
         return F.log_softmax(super().forward(x).flatten(1), dim=1)
 
 
-def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 0.05) -> nn.Module:
+def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 0.0) -> nn.Module:
     """Two thin convs at full resolution (on a CPU the 26x26 maps cost the most time, in memory-bound
     BatchNorm/ReLU/pooling), then the width where the maps are small, a 1x1 head and global average pooling.
     Pooling after a single conv was 1.8x faster but stuck at 99.3% (bench/NOTES.md)."""
     return Net(
         *conv_bn(1, c1),  # 26
         *conv_bn(c1, c2),  # 24
-        nn.MaxPool2d(2),  # 12
+        MaxPool2d(2),  # 12
         *conv_bn(c2, c3),  # 10
         *conv_bn(c3, c4),  # 8
-        nn.MaxPool2d(2),  # 4
-        nn.Dropout(dropout),
+        MaxPool2d(2),  # 4
+        *([Dropout(dropout)] if dropout else []),
         *conv_bn(c4, c5, padding=1),  # 4
         nn.Conv2d(c5, 10, 1),
         nn.AdaptiveAvgPool2d(1),
@@ -42,13 +44,15 @@ def thin_wide_gap(c1: int, c2: int, c3: int, c4: int, c5: int, dropout: float = 
 
 
 def default() -> nn.Module:
-    """17,802 parameters."""
-    return thin_wide_gap(8, 12, 24, 32, 24)
+    """19,434 parameters. Multiples of 16 channels where the maps are large: in bfloat16, oneDNN's 8->16
+    conv at 26 px took 5.3 ms a step, an 8->12 one 9.4. Without dropout: four epochs do not overfit
+    (8 seeds: 99.52% mean with none, 99.49% with 0.05)."""
+    return thin_wide_gap(8, 16, 32, 32, 14)
 
 
 def tiny() -> nn.Module:
     """The default's shape with narrower layers: under 8,000 parameters."""
-    return thin_wide_gap(8, 10, 16, 16, 20)
+    return thin_wide_gap(8, 10, 16, 16, 20, dropout=0.05)
 
 
 class Seed001(nn.Module):
@@ -57,12 +61,12 @@ class Seed001(nn.Module):
 
     def __init__(self) -> None:
         super().__init__()
-        self.conv1 = nn.Conv2d(1, 8, 5)
-        self.bn1 = nn.BatchNorm2d(8)
+        self.conv1 = Conv2d(1, 8, 5)
+        self.bn1 = BatchNorm2d(8)
         self.conv2 = nn.Conv2d(8, 16, 5)
-        self.bn2 = nn.BatchNorm2d(16)
+        self.bn2 = BatchNorm2d(16)
         self.conv3 = nn.Conv2d(16, 32, 5)
-        self.bn3 = nn.BatchNorm2d(32)
+        self.bn3 = BatchNorm2d(32)
         self.drop = nn.Dropout2d(0.1)
         self.conv4 = nn.Conv2d(32, 24, 1)
         self.gap = nn.AvgPool2d(6)
@@ -70,7 +74,7 @@ class Seed001(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.bn1(F.relu(self.conv1(x)))  # 24
-        x = F.max_pool2d(self.bn2(F.relu(self.conv2(x))), 2)  # 20 -> 10
+        x = max_pool2x2(self.bn2(F.relu(self.conv2(x))))  # 20 -> 10
         x = self.drop(self.bn3(F.relu(self.conv3(x))))  # 6
         x = self.gap(F.relu(self.conv4(x)))
         return F.log_softmax(self.fc(x.flatten(1)), dim=1)
@@ -79,13 +83,13 @@ class Seed001(nn.Module):
 def seed002() -> nn.Module:
     """002_45815d1a2c7955e6.txt: 18,222 parameters, module for module as its table lists them."""
     return Net(
-        nn.Conv2d(1, 8, 3), nn.ReLU(), nn.BatchNorm2d(8),  # 26
-        nn.Conv2d(8, 16, 3), nn.ReLU(), nn.BatchNorm2d(16),  # 24
-        nn.MaxPool2d(2), nn.ReLU(), nn.Dropout(0.1),  # 12
-        nn.Conv2d(16, 32, 3), nn.ReLU(), nn.BatchNorm2d(32),  # 10
-        nn.Conv2d(32, 32, 3), nn.ReLU(), nn.BatchNorm2d(32),  # 8
-        nn.MaxPool2d(2), nn.ReLU(), nn.Dropout(0.1),  # 4
-        nn.Conv2d(32, 10, 3), nn.BatchNorm2d(10), nn.Dropout(0.1),  # 2
+        Conv2d(1, 8, 3), nn.ReLU(), BatchNorm2d(8),  # 26
+        nn.Conv2d(8, 16, 3), nn.ReLU(), BatchNorm2d(16),  # 24
+        MaxPool2d(2), nn.ReLU(), Dropout(0.1),  # 12
+        nn.Conv2d(16, 32, 3), nn.ReLU(), BatchNorm2d(32),  # 10
+        nn.Conv2d(32, 32, 3), nn.ReLU(), BatchNorm2d(32),  # 8
+        MaxPool2d(2), nn.ReLU(), Dropout(0.1),  # 4
+        nn.Conv2d(32, 10, 3), BatchNorm2d(10), Dropout(0.1),  # 2
         nn.AvgPool2d(2),
     )  # fmt: skip
 

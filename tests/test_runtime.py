@@ -1,0 +1,94 @@
+"""The CPU settings: the thread count follows the load, the allocator keeps its memory, bfloat16 only where it
+is native."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from test_train import small, tensors
+
+from trainer import runtime, train
+
+
+@pytest.mark.parametrize(
+    ("cores", "load", "threads"),
+    [(2, 0.0, 2), (2, 0.4, 2), (2, 0.7, 1), (2, 1.0, 1), (2, 6.0, 1), (8, 1.0, 7), (8, 0.0, 8), (1, 0.0, 1)],
+)
+def test_threads_are_the_free_cores(cores: int, load: float, threads: int) -> None:
+    assert runtime.choose_threads(cores, load) == threads
+
+
+def test_the_load_is_a_count_of_busy_cores() -> None:
+    assert 0 <= runtime.running_others(samples=2, interval=0) < 100_000
+    assert 1 <= runtime.free_cores() <= runtime.cores()
+
+
+def test_an_auto_run_follows_the_load_before_every_epoch(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    before = torch.get_num_threads()
+    monkeypatch.setattr(runtime, "cores", lambda: 2)
+    monkeypatch.setattr(runtime, "running_others", lambda: 5.0)  # another job starts after epoch 1
+    try:
+        torch.set_num_threads(2)
+        run_dir = train.fit(tensors(), small(threads=None), model_name="tiny", seed=1, out=tmp_path)
+    finally:
+        torch.set_num_threads(before)
+    log = json.loads((run_dir / "log.json").read_text())
+    assert [row["threads"] for row in log["epochs"]] == [2, 1, 1]
+    assert log["hyperparameters"]["threads"] is None  # "auto" is what the run was asked for
+
+
+def test_a_pinned_thread_count_is_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    before = torch.get_num_threads()
+    monkeypatch.setattr(runtime, "cores", lambda: 2)
+    monkeypatch.setattr(runtime, "running_others", lambda: 0.0)  # auto would take both cores
+    try:
+        runtime.configure(1)  # as the CLI does with --threads 1
+        run_dir = train.fit(tensors(), small(threads=1), model_name="tiny", seed=1, out=tmp_path)
+    finally:
+        torch.set_num_threads(before)
+    assert [row["threads"] for row in json.loads((run_dir / "log.json").read_text())["epochs"]] == [1, 1, 1]
+
+
+FAULTS = """
+import resource, sys, torch
+from trainer import runtime
+torch.set_num_threads(1)
+if sys.argv[1] == "tuned":
+    assert runtime.tune_allocator()
+model = torch.nn.Sequential(torch.nn.Conv2d(1, 16, 3), torch.nn.BatchNorm2d(16), torch.nn.ReLU())
+x = torch.randn(64, 1, 28, 28)
+faults = []
+for step in range(25):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    model(x).sum().backward()
+    faults.append(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+print(sum(faults[10:]))  # 15 steps, once the heap has grown to its working size
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="mallopt is glibc's")
+def test_the_tuned_allocator_reuses_memory_instead_of_paging_it_in_every_step() -> None:
+    def faults(mode: str) -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", FAULTS, mode], capture_output=True, text=True, timeout=120, check=True
+        )
+        return int(done.stdout.split()[-1])
+
+    plain, tuned = faults("plain"), faults("tuned")
+    assert plain > 2000  # ~3 MB of activations handed back to the kernel and paged in again, most steps
+    assert tuned < plain / 5
+
+
+def test_precision_is_bfloat16_only_where_it_is_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx2", "fma"})
+    assert runtime.precision("cpu") == "float32"
+    monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
+    assert runtime.precision("cpu") == ("bfloat16" if torch.backends.mkldnn.is_available() else "float32")
+    assert runtime.precision("mps") == "float32"
