@@ -160,11 +160,13 @@ def documents_epoch(data_dir: Path, name: str, batch_size: int, threads: int | N
     }
 
 
-def trainer_epoch(data_dir: Path, name: str, threads: int | None) -> dict:
-    """One epoch of `trainer train --model NAME --batch-size 128`: its seconds as log.json records them."""
+def trainer_epoch(data_dir: Path, name: str, threads: int | None, precision: str = "auto") -> dict:
+    """One epoch of `trainer train --model NAME --batch-size 128 [--precision P]`: its seconds as log.json
+    records them."""
     threads = runtime.configure(threads)
     device = torch.device("cpu")
-    hp = train.resolve_precision(config.for_model(name, batch_size=128, threads=threads), device)
+    hp = config.for_model(name, batch_size=128, threads=threads, precision=precision)
+    hp = train.resolve_precision(hp, device)
     data = train.load_mnist(data_dir, device, None, log=lambda line: None)
     state = train.make_state(name, hp, 1, data.train_x.device, train.steps_per_epoch(60_000, hp.batch_size))
     cpu = time.process_time()
@@ -174,20 +176,20 @@ def trainer_epoch(data_dir: Path, name: str, threads: int | None) -> dict:
     return {"seconds": seconds, "cpu_seconds": cpu, "threads": threads, "precision": hp.precision}
 
 
-# The documents' side imports torch before anything of the trainer's, so that OpenMP starts with torch's
-# defaults rather than the policy trainer/__init__.py sets.
+# Each side in a fresh interpreter: the documents' with torch's defaults, as they ran it.
 CHILD = {
     "documents": "import torch, sys, json\nfrom trainer import bench\n"
     "print(json.dumps(bench.documents_epoch(bench.Path(sys.argv[1]), sys.argv[2], 128)))",
     "trainer": "import sys, json\nfrom trainer import bench\n"
     "t = None if sys.argv[3] == 'auto' else int(sys.argv[3])\n"
-    "print(json.dumps(bench.trainer_epoch(bench.Path(sys.argv[1]), sys.argv[2], t)))",
+    "print(json.dumps(bench.trainer_epoch(bench.Path(sys.argv[1]), sys.argv[2], t, sys.argv[4])))",
 }
 
 
-def child_epoch(side: str, data_dir: Path, name: str, threads: int | None) -> dict:
+def child_epoch(side: str, data_dir: Path, name: str, threads: int | None, precision: str = "auto") -> dict:
+    thread_arg = "auto" if threads is None else str(threads)
     done = subprocess.run(
-        [sys.executable, "-c", CHILD[side], str(data_dir), name, "auto" if threads is None else str(threads)],
+        [sys.executable, "-c", CHILD[side], str(data_dir), name, thread_arg, precision],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -196,12 +198,12 @@ def child_epoch(side: str, data_dir: Path, name: str, threads: int | None) -> di
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def part_a(data_dir: Path, threads: int, gemm: float) -> float:
+def part_a(data_dir: Path, threads: int, gemm: float, precision: str = "auto") -> float:
     flops = flops_per_epoch(PART_A_MODEL, 60_000, 10_000)
     results = {}
     for side, label in (("trainer", "trainer"), ("documents", "documents' loop")):
         before = load()
-        result = results[side] = child_epoch(side, data_dir, PART_A_MODEL, threads)
+        result = results[side] = child_epoch(side, data_dir, PART_A_MODEL, threads, precision)
         gflops = flops / result["seconds"] / 1e9
         print(
             f"(a) {label}, {PART_A_MODEL}, batch 128, {result['threads']} thread(s), "
@@ -293,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--part", choices=("a", "b", "all"), default="all")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--threads", type=int, help="default: as `trainer train` decides (trainer/runtime.py)")
+    p.add_argument(
+        "--precision",
+        choices=("auto", "float32", "bfloat16"),
+        default="auto",
+        help="(a) the trainer's training passes (default auto, as `trainer train`)",
+    )
     p.add_argument("--seeds", type=int, default=5, help="(b) trains seeds 1..N (default 5)")
     p.add_argument("--out", type=Path, help="(b) keeps its run folders here (default: a temporary folder)")
     p.add_argument("--table", type=Path, metavar="RUNS", help="only print the results table of RUNS/*/")
@@ -309,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"float32 GEMM (1024^3): {gemm:.1f} GFLOP/s with {threads} thread(s)")
     augment_costs()
     if args.part in ("a", "all"):
-        part_a(args.data_dir, threads, gemm)
+        part_a(args.data_dir, threads, gemm, args.precision)
     if args.part in ("b", "all"):
         part_b(data, list(range(1, args.seeds + 1)), args.threads, args.out)
     print(f"{load()} at the end")
