@@ -92,3 +92,23 @@ def test_precision_is_bfloat16_only_where_it_is_native(monkeypatch: pytest.Monke
     monkeypatch.setattr(runtime, "cpu_flags", lambda: {"avx512f", "avx512_bf16"})
     assert runtime.precision("cpu") == ("bfloat16" if torch.backends.mkldnn.is_available() else "float32")
     assert runtime.precision("mps") == "float32"
+
+
+def test_the_cli_sets_threads_before_torch_does_any_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    # OpenMP sizes its pool at the first parallel op: the thread count must come before the data and model.
+    from trainer import cli
+
+    calls: list[str] = []
+
+    def configure(threads):
+        calls.append(f"configure {threads}")
+        return threads
+
+    def load_mnist(*args, **kwargs):
+        calls.append("load_mnist")
+        raise KeyboardInterrupt  # stop here: what came first is the point
+
+    monkeypatch.setattr(runtime, "configure", configure)
+    monkeypatch.setattr(train, "load_mnist", load_mnist)
+    assert cli.main(["train", "--threads", "1", "--no-workbook"]) == 130
+    assert calls == ["configure 1", "load_mnist"]
