@@ -577,3 +577,16 @@ def test_a_workbook_saved_by_libreoffice_can_be_exported_into(tmp_path: Path, ru
     assert len(runs_rows(workbook)) == 2
     assert_no_orphans(after)
     assert error_cells(libreoffice_recalc(workbook, tmp_path / "lo2")) == []
+
+
+def test_the_result_is_the_last_epoch_with_the_best_beside_it(workbook: Path, tmp_path: Path) -> None:
+    run = write_run(tmp_path / "runs" / "default-1", [98.5, 99.46, 99.42])  # the best is not the last
+    export_run(run, workbook)
+    book = load_workbook(workbook)
+    line = book[MNIST_SHEET]["A2"].value
+    assert line.startswith("Result: 99.42% test accuracy after epoch 3, the last")
+    assert "best 99.46% at epoch 2 of 3" in line
+    header = [c.value for c in book[RUNS_SHEET][1]]
+    row = runs_rows(workbook)[-1]
+    assert row[header.index("Last epoch's test acc (%)")] == 99.42
+    assert row[header.index("Best test acc (%)")] == 99.46

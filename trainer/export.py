@@ -75,6 +75,8 @@ RUNS_COLUMNS = (
     ("Epochs", 8, "0"),
     ("Total seconds", 14, "0.0"),
     ("Exported (UTC)", 20, None),
+    # Added after the others so that rows appended to an older Runs sheet stay under their headers.
+    ("Last epoch's test acc (%)", 16, "0.00"),
 )
 EPOCH_TABLE_ROW = 3  # 0-based row of the epoch table's header on the MNIST sheet
 CHART_COLUMN = len(EPOCH_COLUMNS) + 1  # charts start one column right of the epoch table
@@ -159,6 +161,7 @@ def runs_row(log: dict[str, Any], run_dir: Path, exported_at: datetime) -> list[
         len(log["epochs"]),
         sum(s for s in seconds if s is not None),
         exported_at.strftime("%Y-%m-%d %H:%M:%S"),
+        _cell(log["epochs"][-1].get("test_acc")),
     ]
 
 
@@ -190,10 +193,14 @@ def _mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_di
     params = log.get("params")
     params = f"{params:,}" if isinstance(params, int) else "?"
     ws.write(0, 0, f"MNIST: {log.get('model', '?')}, {params} parameters", fmt["title"])
+    # The result is the last epoch (the test set does not pick the epoch); the documents' best one beside it.
+    last_acc, last_epoch = (_cell(log["epochs"][-1].get(key)) for key in ("test_acc", "epoch"))
     summary = (
-        f"Best test accuracy {best.get('test_acc')}% at epoch {best.get('epoch')} of {len(log['epochs'])}"
+        f"Result: {last_acc}% test accuracy after epoch {last_epoch}, "
+        f"the last (target {TARGET_ACC}%); best {best.get('test_acc')}% at epoch {best.get('epoch')} of "
+        f"{len(log['epochs'])}"
     )
-    ws.write(1, 0, f"{summary} (target {TARGET_ACC}%). Run folder: {run_dir.as_posix()}")
+    ws.write(1, 0, f"{summary}. Run folder: {run_dir.as_posix()}")
     first, last = _epoch_table(wb, ws, fmt, log["epochs"], best)
     _charts(wb, ws, log["epochs"], first, last)
     row = _settings(ws, fmt, last + 3, settings(log, run_dir))
