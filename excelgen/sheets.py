@@ -41,48 +41,59 @@ def eta_validation(cell_name: str) -> dict:
     }
 
 
-def etotal_chart(book: Workbook, config: Config, sheet: str, title: str):
-    """A native line chart of a table sheet's E_total against the iteration."""
-    first, last = layout.data_row(0), layout.last_data_row(config)
-    col = layout.column(config, "E_total")
-    chart = book.add_chart({"type": "line"})
-    chart.add_series(
-        {
-            "name": [sheet, layout.HEADER_ROW, col],
-            "categories": [sheet, first, layout.ITERATION_COL, last, layout.ITERATION_COL],
-            "values": [sheet, first, col, last, col],
-            "line": {"width": 2},
-        }
-    )
-    chart.set_title({"name": title, "name_font": {"size": 12}})
-    chart.set_x_axis(category_axis(config))
-    chart.set_y_axis({"name": "E_total", "major_gridlines": {"visible": True}})
-    chart.set_legend({"none": True})
-    chart.set_size({"width": 700, "height": layout.TOP_CHART_HEIGHT})
-    return chart
-
-
-def weights_chart(book: Workbook, config: Config, sheet: str, title: str):
-    """A native line chart of w1…w8 (and b1, b2 when trained) against the iteration, a series per parameter
-    named by its header: the documents' "track weight changes"."""
+def line_chart(
+    book: Workbook,
+    config: Config,
+    sheet: str,
+    title: str,
+    headers: list[str],
+    *,
+    y_name: str,
+    line_width: float,
+    legend: dict,
+):
+    """A native line chart of a table sheet's columns (by header) against the iteration, a series each named
+    by its header; `legend` takes xlsxwriter's set_legend options."""
     first, last = layout.data_row(0), layout.last_data_row(config)
     chart = book.add_chart({"type": "line"})
-    for param in layout.trained_params(config):
-        col = layout.column(config, param)
+    for header in headers:
+        col = layout.column(config, header)
         chart.add_series(
             {
                 "name": [sheet, layout.HEADER_ROW, col],
                 "categories": [sheet, first, layout.ITERATION_COL, last, layout.ITERATION_COL],
                 "values": [sheet, first, col, last, col],
-                "line": {"width": 1.5},
+                "line": {"width": line_width},
             }
         )
     chart.set_title({"name": title, "name_font": {"size": 12}})
     chart.set_x_axis(category_axis(config))
-    chart.set_y_axis({"name": "value", "major_gridlines": {"visible": True}})
-    chart.set_legend({"position": "right"})
+    chart.set_y_axis({"name": y_name, "major_gridlines": {"visible": True}})
+    chart.set_legend(legend)
     chart.set_size({"width": layout.TOP_CHART_WIDTH, "height": layout.TOP_CHART_HEIGHT})
     return chart
+
+
+def etotal_chart(book: Workbook, config: Config, sheet: str, title: str):
+    """A native line chart of a table sheet's E_total against the iteration."""
+    return line_chart(
+        book, config, sheet, title, ["E_total"], y_name="E_total", line_width=2, legend={"none": True}
+    )
+
+
+def weights_chart(book: Workbook, config: Config, sheet: str, title: str):
+    """A native line chart of w1…w8 (and b1, b2 when trained) against the iteration, a series per parameter
+    named by its header: the documents' "track weight changes"."""
+    return line_chart(
+        book,
+        config,
+        sheet,
+        title,
+        list(layout.trained_params(config)),
+        y_name="value",
+        line_width=1.5,
+        legend={"position": "right"},
+    )
 
 
 def insert_charts(book: Workbook, sheet: Worksheet, config: Config, cell: tuple[int, int], eta: str) -> None:

@@ -1,12 +1,14 @@
 """Every training hyperparameter in one place, with the evidence for the shipped values.
 
-Evidence: 2-core AMD EPYC VM, no GPU, torch 2.15 on the CPU, 2 threads, otherwise idle (2026-11-21),
-`trainer train --model NAME --seed S` with these defaults (README's table, `python -m trainer.bench --table`):
-    default seed 1: best 99.56% (epoch 14), first >= 99.40% at epoch 13, after 200 s of training
-    default seed 2: best 99.54% (epoch 15), first >= 99.40% at epoch 12, after 179 s
-    default seed 3: best 99.57% (epoch 14), first >= 99.40% at epoch 9, after 127 s
-    tiny: 99.49% (epoch 15); seed002: 99.58%; seed001: 99.38% (one seed each). ~15 s an epoch for default.
-The issue's 90 s to the first 99.40% epoch is NOT met; bench/NOTES.md has the experiments behind the recipe.
+Evidence: 2-core AMD EPYC VM (AVX-512 with BF16: bfloat16 autocast for the training passes), no GPU, torch 2.15
+on the CPU, 2 threads, machine otherwise idle (load ~1), 2026-11-21; `python -m trainer.bench` (part (b) is
+`trainer train --seed S` with these defaults for seeds 1-5):
+    default, 4 epochs, 19,434 params: last-epoch test accuracy 99.50% mean, 99.45% min, 99.58% max (5 seeds);
+        first epoch >= 99.40% after 34 s of training on average (28-40 s); 38-43 s for all four epochs.
+    Seeds 6-10, 42, 1234 and 2026 (`trainer train --seed S`): last epoch 99.44-99.51%.
+    (a) one seed002 epoch: 9.6 s through this trainer, 24.0 s through the documents' loop: 2.49x.
+TINY_SEED002_LONG_PLACEHOLDER
+bench/NOTES.md has the experiments behind the recipe (26 variants over 2 to 8 seeds each).
 """
 
 from dataclasses import asdict, dataclass, replace
