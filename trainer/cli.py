@@ -39,6 +39,12 @@ RUN_OPTIONS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", 
 RUN_OPTIONS += (("--precision", "precision"), ("--limit-train", "limit_train"))
 
 
+def default_help(field: str) -> str:
+    """'default 4 (tiny 8, …)': the shipped value of a Hyper field and the models that depart from it."""
+    departures = [f"{name} {given[field]:g}" for name, given in config.PER_MODEL.items() if field in given]
+    return f"default {getattr(config.Hyper, field):g}" + (f" ({', '.join(departures)})" if departures else "")
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trainer", description="MNIST with a CNN under 20k parameters.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -51,9 +57,9 @@ def parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train a model and save the run")
     t.add_argument("--model", help=f"one of {', '.join(MODEL_NAMES)}; default: default")
-    t.add_argument("--epochs", type=int, help=f"default {config.Hyper.epochs}")
-    t.add_argument("--batch-size", type=int, help=f"default {config.Hyper.batch_size}")
-    t.add_argument("--lr", type=float, help=f"OneCycle's peak learning rate, default {config.Hyper.lr}")
+    t.add_argument("--epochs", type=int, help=default_help("epochs"))
+    t.add_argument("--batch-size", type=int, help=default_help("batch_size"))
+    t.add_argument("--lr", type=float, help=f"OneCycle's peak learning rate, {default_help('lr')}")
     t.add_argument("--seed", type=int, help="default 1")
     t.add_argument("--device", choices=("auto", "cpu", "cuda", "mps"), default="auto")
     t.add_argument(
