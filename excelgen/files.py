@@ -35,6 +35,13 @@ class Busy(OSError):
     """Another process held the file's lock for longer than we wait."""
 
 
+def reason(e: OSError) -> str:
+    """What went wrong with a file, in words a user reads in a one-line error."""
+    if e.errno == errno.ENOSPC:
+        return "the disk is full"
+    return e.strerror or str(e)
+
+
 def real_target(path: Path) -> Path:
     """The file that writing `path` should change: `path` itself, or where its symbolic link(s) lead."""
     path = Path(path)

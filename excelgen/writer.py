@@ -17,7 +17,6 @@ own sheets and keeps every other sheet, the user's included.
 
 from __future__ import annotations
 
-import errno
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -114,7 +113,7 @@ def update_workbook(path: Path, change: Callable[[Package | None, Path], Path]) 
     except PackageError as e:
         raise WorkbookError(not_editable(e)) from None
     except OSError as e:
-        raise WorkbookError(f"cannot write it ({_reason(e)}); it is unchanged") from None
+        raise WorkbookError(f"cannot write it ({files.reason(e)}); it is unchanged") from None
 
 
 def _open_existing(target: Path) -> Package | None:
@@ -129,12 +128,6 @@ def _open_existing(target: Path) -> Package | None:
 def not_editable(e: PackageError) -> str:
     fix = "move it away or write to another file"
     return f"is not a workbook this tool can edit ({e}); it is unchanged: {fix}"
-
-
-def _reason(e: OSError) -> str:
-    if e.errno == errno.ENOSPC:
-        return "the disk is full"
-    return e.strerror or str(e)
 
 
 # -- what belongs to whom ----------------------------------------------------------------------------------

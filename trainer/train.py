@@ -10,7 +10,6 @@ with the same seed, ends with exactly the weights an uninterrupted run would hav
 from __future__ import annotations
 
 import dataclasses
-import errno
 import json
 import math
 import sys
@@ -26,6 +25,7 @@ import torchinfo
 from torch import nn
 from tqdm import tqdm
 
+from excelgen import files
 from excelgen.files import remove_leftovers, write_atomic
 
 from . import augment, config, evaluate, models, runtime
@@ -242,11 +242,10 @@ def save_epoch(run_dir: Path, state: State) -> None:
         write_atomic(run_dir / CHECKPOINT, lambda p: torch.save(state.checkpoint(), p))
         write_atomic(run_dir / LOG, lambda p: p.write_text(json.dumps(state.log, indent=2) + "\n"))
     except OSError as e:
-        reason = "the disk is full" if e.errno == errno.ENOSPC else (e.strerror or str(e))
         done = max(len(state.log.get("epochs", [])) - 1, 0)
         raise UserError(
-            f"{run_dir}: cannot save epoch {done + 1} ({reason}); fix that, then resume from epoch {done} "
-            f"with: trainer train --resume {run_dir}"
+            f"{run_dir}: cannot save epoch {done + 1} ({files.reason(e)}); fix that, then resume from epoch "
+            f"{done} with: trainer train --resume {run_dir}"
         ) from None
 
 
@@ -264,7 +263,7 @@ def new_run_dir(out: Path, model: str) -> Path:
                 run_dir, n = out / f"{model}-{stamp}-{n}", n + 1
     except OSError as e:
         raise UserError(
-            f"--out {out}: cannot create a run folder there ({e.strerror or e}); pass another --out"
+            f"--out {out}: cannot create a run folder there ({files.reason(e)}); pass another --out"
         ) from None
 
 
@@ -309,6 +308,11 @@ class Interrupted(Exception):
         self.run_dir, self.epochs_done = run_dir, epochs_done
 
 
+def first_line(e: BaseException) -> str:
+    """An exception's first line, cut short: torch's messages run to many lines of internals."""
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
+
+
 CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "torch_rng", "shuffle_rng", "augment_rng", "epoch"}
 MAX_CHECKPOINT_BYTES = 256 * 2**20  # ours are ~0.3 MB
 
@@ -329,9 +333,8 @@ def load_checkpoint(run_dir: Path) -> dict:
         with torch.serialization.safe_globals([torch.torch_version.TorchVersion]):
             saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a truncated zip or a refused pickle
-        reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
         raise UserError(
-            f"{path}: not a checkpoint this trainer can resume ({reason}); start a new run instead"
+            f"{path}: not a checkpoint this trainer can resume ({first_line(e)}); start a new run instead"
         ) from None
     log = saved.get("log") if isinstance(saved, dict) else None
     problem = None
@@ -395,9 +398,9 @@ def fit(
         try:
             state.restore(saved)
         except (RuntimeError, KeyError, ValueError, TypeError) as e:  # tensors of another shape or model
-            reason = (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
             raise UserError(
-                f"{run_dir / CHECKPOINT}: does not fit its own model ({reason}); start a new run instead"
+                f"{run_dir / CHECKPOINT}: does not fit its own model ({first_line(e)}); "
+                "start a new run instead"
             ) from None
         print(f"Resuming {run_dir} after epoch {saved['epoch']}")
 
@@ -418,18 +421,19 @@ def fit(
 
     state.log["finished_at"] = now()
     save_epoch(run_dir, state)
+    last = state.log["epochs"][-1]
     try:
         write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
         # What the MNIST sheet draws (confusion matrix, mistakes, kernels), so the export needs no model run.
-        last_epoch = state.log["epochs"][-1]["epoch"]
-        evaluate.save_results(run_dir, state.model, data.test_x, data.test_y, hp.test_batch_size, last_epoch)
+        test_x, test_y = data.test_x, data.test_y
+        evaluate.save_results(run_dir, state.model, test_x, test_y, hp.test_batch_size, last["epoch"])
     except OSError as e:
         raise UserError(
-            f"{run_dir}: cannot save the final model ({e.strerror or e}); fix that, then finish with: "
+            f"{run_dir}: cannot save the final model ({files.reason(e)}); fix that, then finish with: "
             f"trainer train --resume {run_dir}"
         ) from None
     first, seconds = first_at_target(state.log["epochs"])
-    last, total = state.log["epochs"][-1], sum(row["seconds"] for row in state.log["epochs"])
+    total = sum(row["seconds"] for row in state.log["epochs"])
     verdict = "reaches" if last["test_acc"] >= TARGET_ACC else "misses"
     # The result is the last epoch: the test set does not pick the epoch. The best one is shown beside it.
     print(
