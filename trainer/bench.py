@@ -111,14 +111,12 @@ def documents_model(name: str) -> torch.nn.Module:
     return model
 
 
-def documents_epoch(data_dir: Path, name: str, batch_size: int, threads: int | None = None) -> dict:
+def documents_epoch(data_dir: Path, name: str, batch_size: int) -> dict:
     """The documents' loop, as their notebooks wrote it (examples/mnist/main.py with a DataLoader), with
-    torch's default thread count unless `threads` says otherwise."""
+    torch's default thread count."""
     from torchvision import datasets, transforms
     from tqdm import tqdm
 
-    if threads is not None:
-        torch.set_num_threads(threads)
     tf = transforms.Compose([transforms.ToTensor(), transforms.Normalize((config.MEAN,), (config.STD,))])
     train_loader = torch.utils.data.DataLoader(
         datasets.MNIST(data_dir, train=True, download=False, transform=tf),
@@ -239,7 +237,7 @@ def part_b(data: train.Tensors, seeds: list[int], threads: int | None, out: Path
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             before = load()
-            with contextlib.redirect_stdout(open(os.devnull, "w")):  # noqa: SIM115 (closed with the process)
+            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
                 run_dir = train.fit(data, hp, model_name="default", seed=seed, out=out or Path(tmp))
             log = json.loads((run_dir / train.LOG).read_text())
             accs = " ".join(f"{row['test_acc']:.2f}" for row in log["epochs"])
