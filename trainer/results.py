@@ -22,6 +22,8 @@ import numpy as np
 
 from excelgen.files import write_atomic
 
+from .errors import one_line
+
 RESULTS = "results.json"
 FORMAT = 1
 MISTAKES = 24  # the most confident mistakes saved with their pixels
@@ -148,7 +150,7 @@ def load(run_dir: Path, log: dict[str, Any]) -> Results:
     try:
         content = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        reason = "nested too deeply" if isinstance(e, RecursionError) else _one_line(e)
+        reason = "nested too deeply" if isinstance(e, RecursionError) else one_line(e, 120)
         raise ResultsUnavailable(f"{RESULTS}: not valid JSON ({reason})") from None
     results = _check(content)
     _check_against_log(results, log)
@@ -157,11 +159,6 @@ def load(run_dir: Path, log: dict[str, Any]) -> Results:
 
 def _refuse_constant(name: str) -> float:
     raise ValueError(f"{name} is not a number JSON allows")
-
-
-def _one_line(error: object, limit: int = 120) -> str:
-    text = " ".join(str(error).split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _fail(what: str, expected: str) -> ResultsUnavailable:

@@ -29,7 +29,7 @@ from excelgen import files
 from excelgen.files import remove_leftovers, write_atomic
 
 from . import augment, config, evaluate, models, runtime
-from .errors import UserError
+from .errors import UserError, one_line
 
 LOG = "log.json"
 CHECKPOINT = "checkpoint.pt"
@@ -308,11 +308,6 @@ class Interrupted(Exception):
         self.run_dir, self.epochs_done = run_dir, epochs_done
 
 
-def first_line(e: BaseException) -> str:
-    """An exception's first line, cut short: torch's messages run to many lines of internals."""
-    return (str(e).strip().splitlines() or [type(e).__name__])[0][:160]
-
-
 CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "torch_rng", "shuffle_rng", "augment_rng", "epoch"}
 MAX_CHECKPOINT_BYTES = 256 * 2**20  # ours are ~0.3 MB
 
@@ -334,7 +329,7 @@ def load_checkpoint(run_dir: Path) -> dict:
             saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many kinds for a truncated zip or a refused pickle
         raise UserError(
-            f"{path}: not a checkpoint this trainer can resume ({first_line(e)}); start a new run instead"
+            f"{path}: not a checkpoint this trainer can resume ({one_line(e, 160)}); start a new run instead"
         ) from None
     log = saved.get("log") if isinstance(saved, dict) else None
     problem = None
@@ -399,7 +394,7 @@ def fit(
             state.restore(saved)
         except (RuntimeError, KeyError, ValueError, TypeError) as e:  # tensors of another shape or model
             raise UserError(
-                f"{run_dir / CHECKPOINT}: does not fit its own model ({first_line(e)}); "
+                f"{run_dir / CHECKPOINT}: does not fit its own model ({one_line(e, 160)}); "
                 "start a new run instead"
             ) from None
         print(f"Resuming {run_dir} after epoch {saved['epoch']}")
