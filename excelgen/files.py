@@ -144,10 +144,15 @@ def commit(tmp: Path, target: Path, backup: Path | None = None) -> None:
     fsync_folder(target.parent)
 
 
-def _keep_backup(target: Path, backup: Path) -> None:
+def temp_file(target: Path) -> Path:
+    """A new, empty file with an unpredictable temporary name beside `target` (see temp_prefix)."""
     fd, name = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
     os.close(fd)
-    staged = Path(name)
+    return Path(name)
+
+
+def _keep_backup(target: Path, backup: Path) -> None:
+    staged = temp_file(target)
     try:
         staged.unlink()
         try:
@@ -168,9 +173,7 @@ def write_atomic(path: Path, write: Callable[[Path], None], backup: Path | None 
     """
     target = real_target(Path(path))
     with signals_interrupt():
-        fd, name = tempfile.mkstemp(prefix=temp_prefix(target), suffix=".tmp", dir=target.parent)
-        os.close(fd)
-        tmp = Path(name)
+        tmp = temp_file(target)
         try:
             write(tmp)
             commit(tmp, target, backup)

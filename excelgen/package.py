@@ -50,6 +50,8 @@ from typing import BinaryIO
 from urllib.parse import unquote
 from xml.sax.saxutils import escape, quoteattr
 
+from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 NS_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
@@ -98,6 +100,7 @@ class Limits:
 
 LIMITS = Limits()
 _MIB = 2**20
+_CELL = re.compile(r"\$?[A-Z]+\$?\d+")
 # What zipfile raises for a part it cannot inflate: damaged data, an unknown method, encryption.
 _DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, OSError, ValueError, NotImplementedError, RuntimeError)
 
@@ -1118,9 +1121,11 @@ class Package:
         if not cols:
             raise ValueError(f"sheet {sheet!r} has no chart")
         # Anchors are 0-based and the "to" cell holds the chart's edge, so it belongs to the area.
-        return (
-            f"${_col_letters(min(cols) + 1)}${min(rows) + 1}:${_col_letters(max(cols) + 1)}${max(rows) + 1}"
+        first, last = (
+            xl_rowcol_to_cell(min(rows), min(cols), True, True),
+            xl_rowcol_to_cell(max(rows), max(cols), True, True),
         )
+        return f"{first}:{last}"
 
     def print_only(self, sheet: str, area: str) -> None:
         """Make this (a throwaway copy) print nothing but `area` of `sheet`, landscape on one page: every
@@ -1201,27 +1206,11 @@ def _resized(vector: _Span, size: int) -> tuple[int, int, str]:
     return vector.start, vector.start + len(open_tag), _set_attr(open_tag, "size", str(size))
 
 
-def _col_number(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - ord("A") + 1
-    return n
-
-
-def _col_letters(n: int) -> str:
-    out = ""
-    while n:
-        n, rem = divmod(n - 1, 26)
-        out = chr(ord("A") + rem) + out
-    return out
-
-
 def _union_ref(a: str, b: str) -> str:
     """The smallest range holding both ranges: A1:F9 and A1:H12 -> A1:H12."""
-    cells = [re.match(r"([A-Z]+)(\d+)$", c.replace("$", "")) for ref in (a, b) for c in ref.split(":")]
-    cols = [_col_number(m.group(1)) for m in cells if m]
-    rows = [int(m.group(2)) for m in cells if m]
-    return f"{_col_letters(min(cols))}{min(rows)}:{_col_letters(max(cols))}{max(rows)}"
+    cells = [xl_cell_to_rowcol(c) for ref in (a, b) for c in ref.split(":") if _CELL.fullmatch(c)]
+    rows, cols = [r for r, _ in cells], [c for _, c in cells]
+    return f"{xl_rowcol_to_cell(min(rows), min(cols))}:{xl_rowcol_to_cell(max(rows), max(cols))}"
 
 
 def _set_inner(element: str, value: str) -> str:
