@@ -501,9 +501,9 @@ class Package:
         if cell.get("t") == "inlineStr":
             return "".join(t.text or "" for t in cell.iter(_q(NS_MAIN, "t")))
         if cell.get("t") == "s":
-            table = next((r.target for r in self.rels(self.workbook) if r.type == REL_SHARED_STRINGS), None)
+            table = self._related_part(self.workbook, REL_SHARED_STRINGS)
             value = cell.findtext(_q(NS_MAIN, "v")) or ""
-            if table is None or table not in self.parts or not value.isdigit():
+            if table is None or not value.isdigit():
                 return None
             items = list(_parse(self.parts[table], table).iter(_q(NS_MAIN, "si")))
             if int(value) >= len(items):
@@ -617,14 +617,6 @@ class Package:
         if block is None:
             raise PackageError(f"{self.workbook} has no <sheets>")
         return text, block, _element_spans(block.xml, "sheet", block.start)
-
-    def remove_sheet(self, name: str) -> int | None:
-        """Remove one sheet (see replace_sheets); return its tab position, or None when there is none."""
-        names = [n.lower() for n in self.sheet_names()]
-        if name.lower() not in names:
-            return None
-        self.replace_sheets([name], None, [])
-        return names.index(name.lower())
 
     def put_sheet(self, name: str, scratch: Package) -> None:
         """Add scratch's sheet `name` in place of ours of that name, or as the last tab (replace_sheets)."""
@@ -901,26 +893,29 @@ class Package:
 
     def core_properties(self) -> dict[str, str]:
         """The file's core properties (title, description, creator …) by local name, as text."""
-        parts = [r.target for r in self.rels("") if r.type == REL_CORE_PROPERTIES]
-        part = next((p for p in parts if p in self.parts), None)
+        part = self._related_part("", REL_CORE_PROPERTIES)
         if part is None:
             return {}
         root = _parse(self.parts[part], part)
         return {child.tag.rsplit("}", 1)[-1]: (child.text or "") for child in root}
 
     def _custom_part(self) -> str | None:
-        for r in self.rels(""):
-            if r.type == REL_CUSTOM_PROPERTIES and not r.external and r.target in self.parts:
+        return self._related_part("", REL_CUSTOM_PROPERTIES)
+
+    def _related_part(self, source: str, rel_type: str) -> str | None:
+        """The part that `source` (a part name, "" for the package) relates to by `rel_type`, when present."""
+        for r in self.rels(source):
+            if r.type == rel_type and not r.external and r.target in self.parts:
                 return r.target
         return None
 
     # -- styles and strings of grafted cells -------------------------------------------------------------
 
     def _styles_part(self) -> str:
-        for r in self.rels(self.workbook):
-            if r.type == REL_STYLES and r.target in self.parts:
-                return r.target
-        raise PackageError("the workbook has no styles part")
+        part = self._related_part(self.workbook, REL_STYLES)
+        if part is None:
+            raise PackageError("the workbook has no styles part")
+        return part
 
     def _graft_sheet_xml(self, scratch: Package, xml: str) -> str:
         xml = _inline_strings(scratch, xml)
@@ -1044,10 +1039,7 @@ class Package:
     # -- docProps/app.xml: the sheet titles Excel lists in the file's properties --------------------------
 
     def _app_part(self) -> str | None:
-        for r in self.rels(""):
-            if r.type == REL_EXTENDED_PROPERTIES and r.target in self.parts:
-                return r.target
-        return None
+        return self._related_part("", REL_EXTENDED_PROPERTIES)
 
     def _app_titles(self) -> tuple[str, _Span, list[_Span], _Span, int, int] | None:
         """In docProps/app.xml: the part, the element counting worksheets, the title elements, their vector,
@@ -1239,7 +1231,7 @@ def _rels_xml(rels: list[tuple[str, str, str]], external: list[bool] | None = No
 
 def _inline_strings(scratch: Package, xml: str) -> str:
     """Shared-string cells (t="s") as inline strings, so the target's sharedStrings.xml stays untouched."""
-    table = next((r.target for r in scratch.rels(scratch.workbook) if r.type == REL_SHARED_STRINGS), None)
+    table = scratch._related_part(scratch.workbook, REL_SHARED_STRINGS)
     if table is None:
         return xml
     items = [m.group(1) for m in re.finditer(r"<si>(.*?)</si>", scratch.text(table), re.S)]
