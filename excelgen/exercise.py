@@ -10,6 +10,7 @@ that Excel, LibreOffice and Google Sheets all read alike.
 
 from __future__ import annotations
 
+from xlsxwriter.utility import xl_range
 from xlsxwriter.worksheet import Worksheet
 
 from . import layout
@@ -63,10 +64,7 @@ def hide_answers(sheet: Worksheet, config: Config, formats: Formats) -> None:
     """The conditional format that blanks the answers; added before any other rule of the sheet, so that it
     takes precedence (and stops the gradients' colour scale) where both apply."""
     areas = layout.exercise_areas(config)
-    sqref = " ".join(
-        layout.a1(r1, c1) if (r1, c1) == (r2, c2) else f"{layout.a1(r1, c1)}:{layout.a1(r2, c2)}"
-        for r1, c1, r2, c2 in areas
-    )
+    sqref = " ".join(xl_range(*area) for area in areas)
     sheet.conditional_format(
         *areas[0],
         {
