@@ -1,6 +1,7 @@
 """`excelgen`: write the backprop workbook from a TOML config.
 
     excelgen [--config PATH] [--out PATH] [--lr X ...] [--iterations N]
+    excelgen grade FILE... [--out GRADEBOOK.xlsx] [--csv GRADEBOOK.csv] [--json]   (see excelgen/grade/)
 
 A user's mistake is one line on stderr, ``excelgen: error: <file>: <key>: <what is wrong>``, exit status 2,
 and an existing output file left byte-identical. Writing goes through writer.update_workbook (locked, atomic,
@@ -102,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="excelgen",
         description="Write a spreadsheet that teaches backpropagation, every cell a live formula.",
+        epilog="To grade students' own sheets: excelgen grade --help",
     )
     p.add_argument(
         "--config", type=Path, metavar="PATH", help="TOML config (default: the built-in course values)"
@@ -115,6 +117,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["grade"]:
+        from .grade.cli import main as grade_main  # only `grade` pays for importing the grader
+
+        return grade_main(argv[1:])
     console.use_fallback_if_needed()
     args = parser().parse_args(argv)
     try:
