@@ -56,8 +56,8 @@ PLANTED = {
 
 
 def formulas(c, p, n, eta: str, mistake: str | None) -> dict[str, str]:
-    """Every computed column's formula in one row: c(name) is this row's cell, p(name) the row above's, n(name)
-    the row below's; `eta` the η cell's absolute reference."""
+    """Every computed column's formula in one row: c(name) is this row's cell, p(name) the row above's,
+    n(name) the row below's; `eta` the η cell's absolute reference."""
 
     def d_o(k: int, sign: str = "a-t") -> str:
         a, t = c(f"a_o{k}"), c(f"t{k}")
@@ -197,5 +197,31 @@ def build(
                 value = typed[(name, k)]
             sheet.cell(row=row, column=col[name], value=value)
     sheet.cell(row=top + iterations + 4, column=left + 1, value="Notes: E_total falls as the weights learn.")
+    book.save(path)
+    return path
+
+
+def build_typed(
+    path: Path,
+    values: Mapping[str, object],
+    *,
+    top: int = 3,
+    left: int = 1,
+    eta: float | None = 0.5,
+    edits: Mapping[tuple[str, int], object] | None = None,
+) -> Path:
+    """A sheet of typed numbers (no formulas): `values` maps a column name to its numbers, one per iteration
+    (reference.trajectory's output works); `edits` replaces single cells, e.g. {("h1", 3): "#DIV/0!"}
+    (openpyxl stores that text as an error value, as a spreadsheet would)."""
+    book = Workbook()
+    sheet = book.active
+    if eta is not None:
+        sheet["A1"], sheet["B1"] = "learning rate", eta
+    names = [n for n in ORDER if n in values]
+    for j, name in enumerate(names):
+        sheet.cell(row=top + 1, column=left + 1 + j, value=name)
+        for k, v in enumerate(values[name]):
+            value = (edits or {}).get((name, k), float(v))
+            sheet.cell(row=top + 2 + k, column=left + 1 + j, value=value)
     book.save(path)
     return path

@@ -24,7 +24,7 @@ from pathlib import Path
 from ..package import NS_DOC_REL, NS_MAIN, REL_SHARED_STRINGS, REL_WORKSHEET, Limits, Package, PackageError
 
 MAX_FILE_BYTES = 64 * 2**20  # a 100-iteration sheet is ~50 KB; our own 10,000-iteration workbook ~25 MB
-MAX_ROWS = 25_000  # rows read from the top of a sheet: any header near the top and 20,000 iterations below it
+MAX_ROWS = 10_600  # rows read from the top of a sheet: a header in its first 500, 10,000 iterations below
 MAX_COLS = 256  # columns read from the left
 MAX_TEXT = 200  # characters kept of a text cell: a header or a label is short
 LIMITS = Limits(entries=5_000, part_bytes=2**30, total_bytes=2**31, parse_bytes=96 * 2**20)
@@ -199,13 +199,24 @@ def shared_strings(book: Package) -> list[str]:
     if part is None:
         return []
     out = []
-    for _, elem in ET.iterparse(io.BytesIO(book.parts[part]), events=("end",)):
+    for _, elem in ET.iterparse(io.BytesIO(_xml(book, part, "the shared strings")), events=("end",)):
         if elem.tag == f"{_M}si":
             # Rich text runs (<r><t>) and phonetic hints (<rPh>, left out) make up one item.
             text = "".join(t.text or "" for t in elem.iter(f"{_M}t") if not _in_phonetic(elem, t))
             out.append(text[:MAX_TEXT])
             elem.clear()
     return out
+
+
+def _xml(book: Package, part: str, what: str) -> bytes:
+    """A part's bytes, refused when they declare a DOCTYPE: no spreadsheet program writes one, and entity
+    declarations are how XML is made to expand (the "billion laughs")."""
+    data = book.parts[part]
+    if b"<!DOCTYPE" in data[:4096] or b"<!ENTITY" in data[:4096]:
+        raise Refused(
+            f"{what} declares entities (a DOCTYPE), which no spreadsheet writes; save it again as .xlsx"
+        )
+    return data
 
 
 def _in_phonetic(si: ET.Element, t: ET.Element) -> bool:
@@ -218,7 +229,9 @@ def read_sheet(book: Package, name: str, part: str, strings: list[str]) -> Sheet
     row_no = -1
     col_no = -1
     try:
-        for event, elem in ET.iterparse(io.BytesIO(book.parts[part]), events=("start", "end")):
+        for event, elem in ET.iterparse(
+            io.BytesIO(_xml(book, part, f"sheet {name!r}")), events=("start", "end")
+        ):
             tag = elem.tag
             if event == "start":
                 if tag == f"{_M}row":

@@ -17,7 +17,7 @@ from .reading import MAX_ROWS, CellError, Refused, Sheet, Uncached
 
 HEADER_SEARCH_ROWS = 500  # a header this far down the sheet is still found
 MIN_COLUMNS = 6  # a row naming fewer of the table's columns is a label row, not the header
-MAX_ITERATIONS = 20_000
+MAX_ITERATIONS = 10_000  # the longest run excelgen's bench writes; a longer table is refused
 _ETA_IN_TEXT = re.compile(r"^\s*(?:η|eta|lr|learning rate|alpha|α)\s*[=:]\s*([-+0-9.eE]+)\s*$", re.I)
 
 
