@@ -171,9 +171,12 @@ def diagnose(
     others = [k for k in ks if not math.isfinite(found[k])]
     if numeric:
         k = numeric[0]
-        mistake = match(name, numeric, rows, found)
-        if mistake is not None:
-            out.append(Diagnosis(name, mistake.text(name), mistake.key, k, table.cell(name, k)))
+        fits = match(name, numeric, rows, found)
+        if fits:
+            text = fits[0].text(name)
+            if len(fits) > 1:  # the numbers cannot tell these apart: say so rather than guess
+                text += "; the numbers fit this too: " + "; ".join(m.text(name) for m in fits[1:])
+            out.append(Diagnosis(name, text, fits[0].key, k, table.cell(name, k)))
         else:
             text = (
                 f"{label(name)} at iteration {k} (cell {table.cell(name, k)}): expected "
@@ -194,9 +197,10 @@ def diagnose(
     return out
 
 
-def match(name: str, ks: list[int], rows: list[mistakes.Row], found: np.ndarray) -> mistakes.Mistake | None:
-    """The first catalogue mistake whose numbers equal the student's at every wrong row it can be computed
-    at (at least one)."""
+def match(name: str, ks: list[int], rows: list[mistakes.Row], found: np.ndarray) -> list[mistakes.Mistake]:
+    """The catalogue mistakes whose numbers equal the student's at every wrong row they can be computed at
+    (at least one), in the catalogue's order."""
+    fits = []
     for mistake in mistakes.CATALOGUE:
         if name not in mistake.columns:
             continue
@@ -214,8 +218,8 @@ def match(name: str, ks: list[int], rows: list[mistakes.Row], found: np.ndarray)
                 break
             hits += 1
         if hits > 0:
-            return mistake
-    return None
+            fits.append(mistake)
+    return fits
 
 
 def _trajectory(

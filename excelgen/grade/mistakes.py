@@ -319,7 +319,7 @@ CATALOGUE: tuple[Mistake, ...] = (
     Mistake("update_sign", WEIGHTS, _update_sign, _update_sign_text),
     Mistake("not_updated", WEIGHTS, _not_updated, _not_updated_text),
     # Before wrong_gradient: with the course's i2 = 2·i1, ∂E/∂w2 = 2·∂E/∂w1, so at η = 0.5 the two give the
-    # same numbers for w1, and the simpler slip is the likelier.
+    # same numbers for w1 (the diagnosis then names both), and the simpler slip is the likelier.
     Mistake("no_eta", WEIGHTS, _no_eta, _no_eta_text),
     Mistake("wrong_gradient", WEIGHTS, _wrong_gradient, _wrong_gradient_text),
 )
