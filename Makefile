@@ -61,6 +61,7 @@ train: $(TRAIN)
 
 bench: $(TRAIN)
 	$(BIN)/python -m excelgen.bench
+	$(BIN)/python -m excelgen.grade.bench
 	$(BIN)/python -m trainer.bench
 
 clean:

@@ -352,3 +352,11 @@ def test_reading_stops_at_its_row_limit(tmp_path: Path) -> None:
         (name, part), *_ = reading.worksheets(book)
         sheet = reading.read_sheet(book, name, part, [])
     assert sheet.truncated and max(sheet.cells) == reading.MAX_ROWS - 1
+
+
+def test_the_bench_runs(capsys) -> None:
+    from excelgen.grade import bench
+
+    assert bench.main(["--files", "2", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "student sheet, two wrong columns" in out and "class of 2" in out and "2 graded" in out
