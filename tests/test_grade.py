@@ -16,10 +16,12 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from student_sheets import build, build_typed
 
-from excelgen import cli, layout, reference
-from excelgen.config import Config, Network, Training
+from excelgen import cli
 from excelgen.grade import columns, grade_file, grade_many, gradebook, reading
 from excelgen.grade.report import ColumnResult, Diagnosis, Report
+from excelgen.model import reference
+from excelgen.model.config import Config, Network, Training
+from excelgen.sheets import layout
 
 
 def course_run(iterations: int = 10, eta: float = 0.5) -> dict[str, np.ndarray]:

@@ -13,9 +13,10 @@ import pytest
 from spreadsheet import libreoffice_recalc_many
 from student_sheets import ORDER, OTHER_SPELLINGS, PLANTED, build
 
-from excelgen import cli, layout
-from excelgen.config import Config, Training
+from excelgen import cli
 from excelgen.grade import grade_file, grade_many, mistakes
+from excelgen.model.config import Config, Training
+from excelgen.sheets import layout
 
 pytestmark = [pytest.mark.libreoffice, pytest.mark.slow]
 

@@ -8,11 +8,10 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
-from .. import libreoffice
-from ..package import PackageError
 from . import reading
 from . import table as tables
 from .check import DEFAULT_TOLERANCE, grade_table
+from .project import PackageError, libreoffice
 from .report import Report
 
 NO_TABLE = (

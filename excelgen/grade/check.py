@@ -13,10 +13,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from .. import reference
-from ..config import BIASES, WEIGHTS, Network
 from . import mistakes
 from .columns import FORWARD, INPUTS, label
+from .project import BIASES, WEIGHTS, Network, reference
 from .report import ColumnResult, Diagnosis, Report
 from .table import Table
 

@@ -13,10 +13,10 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .. import console, writer
 from .api import grade_many
 from .check import DEFAULT_TOLERANCE
 from .gradebook import GradebookError, write_csv, write_xlsx
+from .project import terminal, writer
 from .report import Report
 
 MAX_FILES = 10_000
@@ -71,7 +71,7 @@ def summary_line(r: Report) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console.use_fallback_if_needed()
+    terminal.use_fallback_if_needed()
     args = parser().parse_args(argv)
     if not (args.tolerance > 0 and args.tolerance < 1):
         print("excelgen grade: error: --tolerance must be between 0 and 1, e.g. 1e-6", file=sys.stderr)

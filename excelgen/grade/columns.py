@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from .. import reference
+from .project import reference
 
 INPUTS = ("t1", "t2", "i1", "i2")
 PARAMS = reference.PARAMS  # w1 … w8, b1, b2

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import xlsxwriter
 
-from .. import files, writer
 from .columns import NAMES, label
+from .project import files, writer
 from .report import Report
 
 GRADES = "Gradebook"

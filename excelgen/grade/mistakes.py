@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .. import reference
 from .columns import label
+from .project import reference
 
 WEIGHTS = reference.WEIGHTS
 

@@ -22,7 +22,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..package import NS_DOC_REL, NS_MAIN, REL_SHARED_STRINGS, REL_WORKSHEET, Limits, Package, PackageError
+from .project import NS_DOC_REL, NS_MAIN, REL_SHARED_STRINGS, REL_WORKSHEET, Limits, Package, PackageError
 
 MAX_FILE_BYTES = 64 * 2**20  # a 100-iteration sheet is ~50 KB; our own 10,000-iteration workbook ~25 MB
 MAX_ROWS = 10_600  # rows read from the top of a sheet: a header in its first 500, 10,000 iterations below
