@@ -15,6 +15,7 @@ from pathlib import Path
 
 from .api import grade_many
 from .check import DEFAULT_TOLERANCE
+from .columns import label
 from .gradebook import GradebookError, write_csv, write_xlsx
 from .project import terminal, writer
 from .report import Report
@@ -65,7 +66,7 @@ def expand(items: Sequence[Path]) -> list[Path]:
 def summary_line(r: Report) -> str:
     if r.status == "refused":
         return f"{r.file}: refused: {r.reason}"
-    wrong = ", ".join(r.wrong_columns) or "none"
+    wrong = ", ".join(label(n) for n in r.wrong_columns) or "none"
     score = "-" if r.score is None else f"{r.score:g}"
     return f"{r.file}: {score}/100 (sheet {r.sheet!r}, {r.iterations} iterations, wrong: {wrong})"
 

@@ -39,6 +39,7 @@ HEADINGS = (
     "trajectory matches",
     "diagnoses",
 )
+WRAPPED = (3, 10)  # reason, diagnoses
 BINS = tuple(range(0, 100, 10))  # 0-9, 10-19, …, 90-100
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -47,8 +48,8 @@ class GradebookError(Exception):
     """The gradebook cannot be written; one line saying what to do."""
 
 
-def row(report: Report) -> list[object]:
-    """One submission's gradebook row, in HEADINGS' order (None for an empty cell)."""
+def row(report: Report, sep: str = "; ") -> list[object]:
+    """One submission's gradebook row, in HEADINGS' order (None for an empty cell); `sep` joins diagnoses."""
     return [
         report.file,
         report.status,
@@ -60,7 +61,7 @@ def row(report: Report) -> list[object]:
         ", ".join(label(n) for n in report.wrong_columns),
         report.first_wrong,
         None if report.trajectory_matches is None else ("yes" if report.trajectory_matches else "no"),
-        "; ".join(f"{d.text}" + (f" [{d.cell}]" if d.cell and d.mistake else "") for d in report.diagnoses),
+        sep.join(f"{d.text}" + (f" [{d.cell}]" if d.cell and d.mistake else "") for d in report.diagnoses),
     ]
 
 
@@ -111,15 +112,24 @@ def _build(reports: Sequence[Report], path: Path) -> None:
     sheet = book.add_worksheet(GRADES)
     for c, heading in enumerate(HEADINGS):
         sheet.write_string(0, c, heading, bold)
+    widths = (24, 9, 7, 40, 12, 10, 6, 24, 10, 11, 70)
+    sheet.set_row(0, 30)  # two lines for the longer headings
     for r, report in enumerate(reports, start=1):
-        for c, value in enumerate(row(report)):
+        cells = row(report, sep="\n")
+        # Spreadsheets do not size a row to wrapped text on opening: give it the lines it needs.
+        lines = max(
+            sum(-(-len(part) // int(widths[c] * 1.1)) for part in str(cells[c] or "").split("\n"))
+            for c in WRAPPED
+        )
+        sheet.set_row(r, 15 * max(lines, 1))
+        for c, value in enumerate(cells):
             if value is None:
                 continue
             if isinstance(value, str):
-                sheet.write_string(r, c, value, wrap if c in (3, 10) else top)
+                sheet.write_string(r, c, value, wrap if c in WRAPPED else top)
             elif math.isfinite(value):
                 sheet.write_number(r, c, value, top)
-    for c, width in enumerate((28, 9, 7, 40, 12, 10, 6, 24, 10, 11, 90)):
+    for c, width in enumerate(widths):
         sheet.set_column(c, c, width)
     sheet.freeze_panes(1, 1)
     sheet.autofilter(0, 0, max(len(reports), 1), len(HEADINGS) - 1)
