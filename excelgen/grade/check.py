@@ -59,6 +59,15 @@ def infer_eta(table: Table, trained: tuple[str, ...]) -> float | None:
     return float(np.median(etas)) if etas else None
 
 
+def _trained(table: Table, bias: str) -> bool:
+    """Whether the table trains a bias: it has the bias's gradient and the bias moves (the course's tables
+    have no biases; ours show ∂E/∂b1 beside a fixed b1 unless train_biases is set)."""
+    if bias not in table.values or f"dE/d{bias}" not in table.values:
+        return False
+    found = table.values[bias][np.isfinite(table.values[bias])]
+    return bool(found.size and (found != found[0]).any())
+
+
 def grade_table(
     table: Table,
     report: Report,
@@ -68,7 +77,7 @@ def grade_table(
     """Fill `report` with the grade of `table`: columns, score, diagnoses, notes, trajectory."""
     cols, values = table.cols, table.values
     n_rows = table.iterations
-    trained = WEIGHTS + tuple(b for b in BIASES if f"dE/d{b}" in cols)
+    trained = WEIGHTS + tuple(b for b in BIASES if _trained(table, b))
     report.sheet, report.header_row, report.iterations = table.sheet, table.header_row + 1, n_rows - 1
     report.missing_columns = [
         n for n in (*INPUTS, *WEIGHTS, *FORWARD, *reference.WEIGHT_GRADS) if n not in cols
