@@ -266,6 +266,8 @@ def hostile_files(folder: Path) -> dict[str, tuple[Path, str]]:
     )
     entity = _sheet_xml('<row r="1"><c r="A1" t="inlineStr"><is><t>&lol3;</t></is></c></row>', laughs)
     add("entity declarations", _minimal_xlsx(folder / "laughs.xlsx", entity), "declares entities")
+    broken = _sheet_xml('<row r="1"><c r="A1"><v>1</v></row>')
+    add("damaged XML", _minimal_xlsx(folder / "broken.xlsx", broken), "is not well-formed XML")
     return out
 
 

@@ -4,9 +4,11 @@ that cannot be graded gets one with status "refused" and a one-line reason, and 
 
 from __future__ import annotations
 
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from xml.etree import ElementTree as ET
 
 from . import reading
 from . import table as tables
@@ -44,7 +46,7 @@ def grade_file(
         report = Report.refused(shown, str(e))
         report.not_calculated = isinstance(e, NotCalculated)
         return report
-    except (PackageError, RecursionError, MemoryError) as e:
+    except (PackageError, ET.ParseError, RecursionError, MemoryError) as e:
         return Report.refused(shown, f"not a workbook that can be read safely ({type(e).__name__}: {e})")
     return grade_table(table, Report(file=shown), tolerance, expected_inputs)
 
@@ -125,7 +127,7 @@ def _recalculate(
             staged.append(copy)
         try:
             outs = libreoffice.recalc_many(staged, Path(tmp))
-        except (RuntimeError, OSError, ValueError) as e:
+        except (RuntimeError, OSError, ValueError, subprocess.SubprocessError) as e:
             for k in todo:
                 reports[k].reason = f"{reports[k].reason}; recalculating failed ({str(e).splitlines()[0]})"
             return

@@ -24,7 +24,7 @@ from pathlib import Path
 import xlsxwriter
 
 from .api import grade_file, grade_many
-from .project import Config, Network, reference
+from .project import Config, Network, generate_workbook, reference
 
 ORDER = (
     "t1", "t2", "i1", "i2", "w1", "w2", "w3", "w4", "h1", "a_h1", "h2", "a_h2", "w5", "w6", "w7", "w8",
@@ -78,9 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         right = student_sheet(folder / "right.xlsx")
         wrong = student_sheet(folder / "wrong.xlsx", wrong=True)
         ours = folder / "backprop.xlsx"
-        from ..cli import generate  # the workbook writer, only for this case
-
-        generate(Config(), ours)
+        generate_workbook(Config(), ours)
         for label, path in (
             ("student sheet, 100 iterations", right),
             ("student sheet, two wrong columns", wrong),
