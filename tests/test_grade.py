@@ -377,3 +377,14 @@ def test_the_bench_runs(capsys) -> None:
     assert bench.main(["--files", "2", "--repeat", "1"]) == 0
     out = capsys.readouterr().out
     assert "student sheet, two wrong columns" in out and "class of 2" in out and "2 graded" in out
+
+
+def test_evaluate_carries_given_values_forward_and_is_unchanged_without_them() -> None:
+    point = reference.initial_point(Network())
+    plain = reference.evaluate(point)
+    assert reference.evaluate(point, {}) == plain
+    carried = reference.evaluate(point, {"h1": 0.03})
+    assert carried["h1"] == plain["h1"]  # still the formula's value: the given one is what is checked
+    assert carried["a_h1"] == reference.sigmoid(0.03)  # computed from the carried h1
+    assert carried["h2"] == plain["h2"] and carried["a_h2"] == plain["a_h2"]
+    assert carried["dE/dw1"] != plain["dE/dw1"]
