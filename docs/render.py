@@ -48,7 +48,7 @@ def _area(first_row: int, first_col: int, last_row: int, last_col: int) -> str:
 
 # The Backprop sheet: its left part (legend, inputs, diagram, the exercise switch, iterations 0 to 3 of the
 # table's first columns) with answers hidden and shown, and the gradient check.
-_LEFT = _area(0, 0, layout.data_row(3), layout.DERIVATION_COLS[0] - 1)
+_LEFT = _area(0, 0, layout.data_row(3), layout.BACKPROP_CHART_CELL[1] - 2)
 _GRADCHECK = _area(
     layout.GRADCHECK_TOP, layout.GRADCHECK_LABEL_COL, layout.GRADCHECK_MAX_CELL[0], layout.GRADCHECK_LAST_COL
 )

@@ -135,15 +135,18 @@ def write_table(
     run: Mapping[str, np.ndarray],
     eta: str,
     formats: Formats,
+    freeze_header: bool = True,
 ) -> None:
-    """The whole table on a sheet whose rows above GROUP_ROW are written; freezes the header."""
+    """The whole table on a sheet whose rows above GROUP_ROW are written. Freezes the iteration column, and
+    every row down to the header when `freeze_header` (not on Backprop, whose top would fill a laptop's
+    screen: there the header scrolls away with the lesson above it)."""
     sheet.set_column(layout.ITERATION_COL, layout.ITERATION_COL, 9)
     for name in layout.columns(config):
         col = layout.column(config, name)
         sheet.set_column(col, col, 13 if name.startswith("dE/d") or name == "E_total" else 12)
     write_header(sheet, config, formats)
     write_rows(sheet, config, run, eta, formats)
-    sheet.freeze_panes(layout.FIRST_DATA_ROW, layout.FIRST_TABLE_COL)
+    sheet.freeze_panes(layout.FIRST_DATA_ROW if freeze_header else 0, layout.FIRST_TABLE_COL)
     gradient_colours(sheet, config)
 
 
