@@ -156,8 +156,8 @@ def _write_rows(sheet, config, runs, formats, cells: Cells) -> None:
         for numpy_col, prefix, values in blocks:
             diff = rel_diff(layout.a1(row, numpy_col), layout.a1(row, numpy_col + 1), E_TOTAL_FLOOR)
             run += [
-                (None, formats.constant, values[k]),
-                (f"={prefix}{source}", formats.value, values[k]),
+                (None, formats.constant_positive, values[k]),
+                (f"={prefix}{source}", formats.positive, values[k]),
                 (diff, formats.rel_diff, 0.0),
             ]
         write_cells(sheet, row, first_col, run)

@@ -62,7 +62,7 @@ def write_sweep(
         source = layout.a1(layout.data_row(k), etotal_col)
         write_cells(sheet, row, layout.SWEEP_ITERATION_COL, [(None, formats.iteration, k)])
         cells = [
-            (f"={prefix}{source}", formats.value, v[k]) for prefix, v in zip(prefixes, values, strict=True)
+            (f"={prefix}{source}", formats.positive, v[k]) for prefix, v in zip(prefixes, values, strict=True)
         ]
         write_cells(sheet, row, cols[0], cells)
     sheet.freeze_panes(layout.SWEEP_FIRST_DATA_ROW, layout.SWEEP_ITERATION_COL + 1)

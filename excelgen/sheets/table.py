@@ -84,6 +84,8 @@ def column_format(name: str, formats: Formats):
         return formats.e_total
     if name.startswith("dE/d"):
         return formats.gradient
+    if name.startswith("a_") or name in ("E1", "E2"):
+        return formats.positive
     return formats.value
 
 
