@@ -776,3 +776,23 @@ def test_labels_that_name_a_rate_are_formulas_on_its_eta_cell(books: dict[str, P
         # The tab cannot follow: a note under the η cell says so, and what regenerating does.
         notes = [book[sheet].cell(r + 1, 1).value for r in layout.LR_ETA_NOTE_ROWS]
         assert any(sheet in n and "make workbook" in n for n in notes), notes
+
+
+def test_check_sheet_reads_block_by_block_and_its_note_fits_a_screen(books: dict[str, Path]) -> None:
+    """Each block's largest difference sat beside the next block's name ("0.0E+00 η=0.1"), and the note was
+    one line of 230 characters."""
+    config = SMALL
+    sheet = formulas(books["small"])[layout.CHECK]
+
+    def at(row: int, col: int):
+        return sheet.cell(row + 1, col + 1).value
+
+    for t, (name, _) in enumerate(layout.table_sheets(config)):
+        numpy_col, wb_col, diff_col = layout.check_etotal_cols(config, t)
+        assert at(layout.CHECK_GROUP_ROW, numpy_col) == name
+        # Nothing else on the name's row; the largest difference on the next, inside the block.
+        assert at(layout.CHECK_GROUP_ROW, wb_col) is None and at(layout.CHECK_GROUP_ROW, diff_col) is None
+        assert at(layout.CHECK_LARGEST_ROW, numpy_col) is None
+        assert str(at(layout.CHECK_LARGEST_ROW, diff_col)).startswith("=MAX(")
+    notes = [at(row, 0) for row in layout.CHECK_NOTE_ROWS]
+    assert all(note and len(note) <= 105 for note in notes), notes

@@ -339,10 +339,11 @@ CHECK_CELLS: dict[str, tuple[int, int]] = {
     CHECK_TOLERANCE: (3, 1),
     CHECK_EDITED: (4, 1),
 }
-CHECK_NOTE_ROW = 5  # how to read the sheet
-CHECK_GROUP_ROW = 6  # a sheet name over its three columns, with that block's largest relative difference
-CHECK_HEADER_ROW = 7
-CHECK_FIRST_DATA_ROW = 8
+CHECK_NOTE_ROWS = (5, 6, 7)  # how to read the sheet, in lines short enough for a screen
+CHECK_GROUP_ROW = 8  # a sheet name over its three columns
+CHECK_LARGEST_ROW = 9  # below it, in the block's own columns: that block's largest relative difference
+CHECK_HEADER_ROW = 10
+CHECK_FIRST_DATA_ROW = 11
 
 # Left: what the numbers were generated from, then the final parameters of every table.
 CHECK_INPUT_COLS = (0, 1, 2, 3)  # name, generated value, value in the workbook now, edited (0/1)
