@@ -330,8 +330,20 @@ def test_bias_columns_in_the_file(books: dict[str, Path]) -> None:
         ws = formulas(books[name])[layout.BACKPROP]
         return [c.value for c in ws[layout.HEADER_ROW + 1] if c.value is not None]
 
-    assert "b1" not in header("small") and "dE/db1" not in header("small")
-    assert header("biases") == ["iteration", *layout.columns(BIASES)]
+    assert "b1" not in header("small") and "∂E_total/∂b1" not in header("small")
+    assert header("biases") == ["iteration", *map(layout.header, layout.columns(BIASES))]
+
+
+def test_gradient_headers_use_the_documents_notation(books: dict[str, Path]) -> None:
+    """The headers said dE/dw1 while the derivation said ∂E_total/∂w1 and the legend ∂E/∂·."""
+    ws = formulas(books["biases"])[layout.BACKPROP]
+    texts = [c.value for c in ws[layout.HEADER_ROW + 1] if isinstance(c.value, str)]
+    gradients = [t for t in texts if "∂" in t or "dE/d" in t]
+    params = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2")
+    assert gradients == [f"∂E_total/∂{p}" for p in params]
+    top = ws.iter_rows(max_row=layout.GROUP_ROW)
+    everything = " ".join(str(c.value) for row in top for c in row if c.value)
+    assert "∂E/∂" not in everything and "dE/d" not in everything
 
 
 def test_max_iterations_fit_every_sheet() -> None:

@@ -143,6 +143,12 @@ _COLUMN = {
 }
 
 
+def header(name: str) -> str:
+    """The text of a table column's header: the name itself, but a gradient in the documents' notation,
+    "∂E_total/∂w1" for reference.py's key "dE/dw1". Whoever finds a column by its header text asks here."""
+    return f"∂E_total/∂{name.removeprefix('dE/d')}" if name.startswith("dE/d") else name
+
+
 def columns(config: Config) -> list[str]:
     """The table's columns in order (see _table_columns), named by reference.py's keys."""
     return list(_COLUMNS[config.has_biases])
@@ -277,7 +283,7 @@ LR_CHART_CELL = (1, 6)  # the E_total chart; the weight chart to its right (WEIG
 LR_LEGEND_ROW = LR_SUMMARY_TOP + 4  # the colour legend, below the summary
 # "Learning rate η = 0.5", a formula on the η cell; it names the E_total chart's series too.
 LR_TITLE_CELL = (TITLE_ROW, 0)
-assert LR_LEGEND_ROW + 1 < GROUP_ROW
+assert LR_LEGEND_ROW + 2 < GROUP_ROW  # the legend's swatches, then its note in two lines
 
 # --- LR sweep. ----------------------------------------------------------------------------------------------
 
