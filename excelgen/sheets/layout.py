@@ -6,8 +6,8 @@ Rows and columns are 0-based, as xlsxwriter counts them; `a1` turns them into th
 Every iteration table (the Backprop sheet and each learning-rate sheet) has the same shape: the iteration
 number in column A, then `columns(config)` from column B, the header on HEADER_ROW and iteration 0 on
 FIRST_DATA_ROW. The rows above the header hold each sheet's own material (legend, inputs, diagram, exercise
-switch, derivation, gradient check, charts on Backprop; the η cell, a summary, a legend and charts on a
-learning-rate sheet).
+switch, charts, derivation, gradient check on Backprop; the η cell and its notes, a summary, a legend and
+charts on a learning-rate sheet).
 """
 
 from __future__ import annotations
@@ -202,7 +202,7 @@ ETA_CELL = (INPUT_HEADER_ROW + 2 + len(_INPUT_BLOCKS[0][2]), 1)  # below i1…b2
 assert max(r for r, _ in [*INPUT_CELLS.values(), ETA_CELL]) < GROUP_ROW - 1
 
 # --- The rest of the Backprop sheet's top area, left to right: the legend (row 1), the diagram and the
-# exercise switch, the derivation, the gradient check, the E_total and weight charts. ------------------------
+# exercise switch, the E_total and weight charts, the derivation, the gradient check. ------------------------
 
 LEGEND_ROW = 1  # a label in column A, then one swatch per colour, then a note
 LEGEND_COL = 1
