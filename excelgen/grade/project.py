@@ -10,15 +10,8 @@ project's modules move (as they do) the grader follows with one edit here.
 
 import terminal
 from xlsxedit import files, writer
-from xlsxedit.package import (
-    NS_DOC_REL,
-    NS_MAIN,
-    REL_SHARED_STRINGS,
-    REL_WORKSHEET,
-    Limits,
-    Package,
-    PackageError,
-)
+from xlsxedit.package import NS_MAIN, Limits, Package, PackageError
+from xlsxedit.relationships import NS_DOC_REL, REL_SHARED_STRINGS, REL_WORKSHEET
 
 from ..model import reference
 from ..model.config import BIASES, WEIGHTS, Config, Network
