@@ -2,6 +2,8 @@
 
     excelgen [--config PATH] [--out PATH] [--lr X ...] [--iterations N]
     excelgen grade FILE... [--out GRADEBOOK.xlsx] [--csv GRADEBOOK.csv] [--json]   (see excelgen/grade/)
+    excelgen class ROSTER.csv --out DIR [--seed S] [--blank N]                       (see excelgen/classroom/)
+    excelgen grade --class DIR SUBMISSION...
 
 A user's mistake is one line on stderr, ``excelgen: error: <file>: <key>: <what is wrong>``, exit status 2,
 and an existing output file left byte-identical. Writing goes through xlsxedit's Owner.update (locked, atomic,
@@ -82,7 +84,7 @@ def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="excelgen",
         description="Write a spreadsheet that teaches backpropagation, every cell a live formula.",
-        epilog="To grade students' own sheets: excelgen grade --help",
+        epilog="To grade students' own sheets: excelgen grade --help. A class set: excelgen class --help",
     )
     p.add_argument(
         "--config", type=Path, metavar="PATH", help="TOML config (default: the built-in course values)"
@@ -105,6 +107,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from .grade.cli import main as grade_main  # only `grade` pays for importing the grader
 
         return grade_main(argv[1:])
+    if argv[:1] == ["class"]:
+        from .classroom.cli import main as class_main
+
+        return class_main(argv[1:])
     terminal.use_fallback_if_needed()
     args = parser().parse_args(argv)
     try:

@@ -459,3 +459,12 @@ def gradient_areas(config: Config) -> list[Area]:
     """Each gradient column of a table, iteration 0 to N: one diverging colour scale each."""
     names = [n for n in columns(config) if n.startswith("dE/d")]
     return [(data_row(0), column(config, n), last_data_row(config), column(config, n)) for n in names]
+
+
+# --- A class set's student workbook (excelgen/classroom/student.py): the Backprop sheet's inputs, diagram,
+# derivation and table header as above, its table's cells empty; whose it is on the legend's row. -----------
+
+STUDENT_LABEL_CELL = (LEGEND_ROW, 0)  # "student"
+STUDENT_ID_CELL = (LEGEND_ROW, 1)  # the id the grader reads (and the file's properties hold)
+STUDENT_NAME_CELL = (LEGEND_ROW, 3)  # the name, as text
+INSTRUCTIONS = "Instructions"  # the student workbook's second sheet
