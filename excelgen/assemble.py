@@ -24,6 +24,7 @@ from .model.config import Config
 from .model.reference import run_all
 from .sheets import formats as fmt
 from .sheets import layout
+from .sheets.backprop.exercise import hide_elsewhere
 from .sheets.backprop.sheet import write_backprop
 from .sheets.check import write_check
 from .sheets.fastsheet import FormulaWorksheet
@@ -91,6 +92,9 @@ def write_workbook(
     sweep = sheet(layout.SWEEP)
     check = sheet(layout.CHECK)
 
+    # Before the sheets' own conditional formats: exercise mode's must win where both apply.
+    others = {ws.name: ws for ws in (*lr_sheets, sweep, check)}
+    hide_elsewhere(others, config, formats)
     write_backprop(book, backprop, config, backprop_run, formats)
     for lr, ws in zip(config.training.learning_rates, lr_sheets, strict=True):
         write_lr_sheet(book, ws, config, lr, runs[lr], formats)

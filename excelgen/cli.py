@@ -77,7 +77,8 @@ def summary(config: cfg.Config, out: Path, runs: Runs) -> str:
 def build_config(args: argparse.Namespace) -> cfg.Config:
     limits = {"iteration_limit": layout.MAX_ITERATIONS, "rate_limit": layout.MAX_LEARNING_RATES}
     config = cfg.load(args.config, **limits)
-    return cfg.override(config, args.lr, args.iterations, **limits)
+    show = False if args.hide_answers else None
+    return cfg.override(config, args.lr, args.iterations, **limits, show_answers=show)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -98,6 +99,12 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lr", type=float, nargs="+", metavar="X", help="learning rates, overriding the config")
     p.add_argument("--iterations", type=int, metavar="N", help="number of updates, overriding the config")
+    p.add_argument(
+        "--hide-answers",
+        action="store_true",
+        help="exercise mode: the workbook opens with show_answers FALSE (iterations 0 and 1 hidden on every "
+        "sheet until the student sets it TRUE); the config's [exercise] show_answers = false does the same",
+    )
     return p
 
 
