@@ -4,10 +4,10 @@ that variant as expected_inputs: error carried forward, diagnoses), and one grad
 Whose a submission is: the roster id its file name holds (how an LMS names what a student handed in), else
 the id the workbook itself carries (its custom property, else the id cell on its Backprop sheet). A workbook
 whose own id or whose inputs belong to someone else is flagged: a copied file with another name on it shows
-as "its inputs are s017's". Grades are kept in DIR/grades.json, one entry per student: grading a student again
-(a late submission) replaces their row. The gradebook (DIR/gradebook.xlsx and .csv, the grader's writer) has a
-row per roster student in roster order, "missing" for those with no submission yet, then this run's files
-that name no roster student.
+as "its inputs are those of 's017'". Grades are kept in DIR/grades.json, one entry per student: grading a
+student again (a late submission) replaces their row. The gradebook (DIR/gradebook.xlsx and .csv, the
+grader's writer) has a row per roster student in roster order, "missing" for those with no submission yet,
+then this run's files that name no roster student.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def identify(path: Path, cs: ClassSet, found: Found) -> tuple[Student | None, li
     claimed = next((cs.find(c) for c in claims if cs.find(c) is not None), None)
     student = named or claimed
     if named is not None and claims and all(c.lower() != named.id.lower() for c in claims):
-        flags.append(f"the workbook says it is {claims[0]!r}'s")
+        flags.append(f"the workbook names {claims[0]!r} as its student")
     if student is None:
         return None, [*flags, "no roster id in its file name or in the workbook"]
     own = cs.variants[student.id]
@@ -133,9 +133,9 @@ def identify(path: Path, cs: ClassSet, found: Found) -> tuple[Student | None, li
     if found.inputs and not _same(found.inputs, wanted):
         owners = [s.id for s in cs.students if s.id != student.id and _same(found.inputs, _wanted(cs, s))]
         if owners:
-            flags.append(f"its inputs are {owners[0]!r}'s, not {student.id!r}'s: a copied file?")
+            flags.append(f"its inputs are those of {owners[0]!r}, not of {student.id!r}: a copied file?")
         else:
-            flags.append(f"its inputs are not {student.id!r}'s: graded against {student.id!r}'s numbers")
+            flags.append(f"its inputs are not those of {student.id!r}, whose numbers it is graded against")
     return student, flags
 
 
