@@ -310,3 +310,31 @@ def test_a_class_with_missing_and_unknown_submissions(made, tmp_path):
     ]  # fmt: skip
     data = json.loads((folder / "grades.json").read_text())
     assert sorted(data["grades"]) == ["s002"]
+
+
+def test_a_file_handed_back_blank_is_refused_as_empty(made, tmp_path):
+    out, cs = made
+    blank = tmp_path / "s001.xlsx"
+    blank.write_bytes((out / "students" / "s001.xlsx").read_bytes())
+    (entry,) = grading.grade_submissions(cs, [blank])
+    assert entry.student.id == "s001" and entry.flags == []
+    assert entry.report.status == "refused" and entry.report.reason.startswith("the table is empty")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda text: text[: len(text) // 2],
+        lambda text: text.replace('"i1": 0', '"i1": NaN', 1),
+        lambda text: text.replace('"id": "s001"', '"id": "../s001"', 1),
+        lambda text: text.replace('"version": 1', '"version": 9', 1),
+    ],
+)
+def test_a_damaged_class_json_is_refused_in_one_line(made, tmp_path, capsys, damage):
+    out, _ = made
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "class.json").write_text(damage((out / "class.json").read_text()))
+    assert excelgen_main(["grade", "--class", str(folder), str(out / "keys" / "s001.xlsx")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "class.json" in err and "rebuild it with `excelgen class`" in err

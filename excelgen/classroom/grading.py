@@ -24,7 +24,7 @@ from xlsxedit import files
 from xlsxedit.relationships import REL_CUSTOM_PROPERTIES
 
 from ..grade import reading
-from ..grade.api import grade_many
+from ..grade.api import NO_TABLE, grade_many
 from ..grade.check import DEFAULT_TOLERANCE
 from ..grade.gradebook import write_csv, write_xlsx
 from ..grade.project import PackageError
@@ -152,15 +152,21 @@ def grade_submissions(
     recalc: bool = False,
 ) -> list[Entry]:
     """Grade each file against its student's variant; an entry per file, in order."""
-    whose = {}
+    whose, ours = {}, set()
     for p in paths:
-        whose[p] = identify(p, cs, inspect(p))
+        found = inspect(p)
+        whose[p] = identify(p, cs, found)
+        if found.cell_id is not None:
+            ours.add(p)
 
     def expected(p: Path) -> Mapping[str, float] | None:
         student = whose[p][0]
         return None if student is None else cs.variants[student.id].inputs()
 
     reports = grade_many(paths, expected_inputs=expected, tolerance=tolerance, sheet=sheet, recalc=recalc)
+    for p, r in zip(paths, reports, strict=True):
+        if p in ours and r.status == "refused" and r.reason == NO_TABLE:
+            r.reason = "the table is empty: not one iteration filled in (the file as it was handed out?)"
     entries = [Entry(whose[p][0], r, list(whose[p][1])) for p, r in zip(paths, reports, strict=True)]
     by_student: dict[str, list[Entry]] = {}
     for e in entries:
