@@ -101,6 +101,15 @@ def test_same_roster_and_seed_same_bytes_and_a_new_student_changes_nobody_elses(
     assert "students/s004.xlsx" in after and "keys/s004.xlsx" in after
 
 
+def test_worker_processes_write_the_same_bytes(tmp_path, monkeypatch):
+    students = [Student(f"p{k}") for k in range(9)]
+    monkeypatch.setattr(build, "_cores", lambda: 2)
+    _write(students, tmp_path / "two")
+    monkeypatch.setattr(build, "_cores", lambda: 1)
+    _write(students, tmp_path / "one")
+    assert _tree(tmp_path / "two") == _tree(tmp_path / "one")
+
+
 def test_another_seed_is_refused_and_the_folder_is_unchanged(made, tmp_path):
     out = tmp_path / "c"
     _write(ROSTER[:1], out)
