@@ -1,4 +1,5 @@
-"""`excelgen grade FILE|FOLDER... [--out GRADEBOOK.xlsx] [--csv GRADEBOOK.csv] [--json] [--tolerance REL]`.
+"""`excelgen grade FILE|FOLDER... [--out GRADEBOOK.xlsx] [--csv GRADEBOOK.csv] [--json] [--tolerance REL]`,
+and `excelgen grade --class DIR FILE|FOLDER...` for a class set (excelgen/classroom/grading.py).
 
 Prints one line per submission (or, with --json, one JSON object per line) and writes the gradebook files
 asked for. A submission that cannot be graded is a line with its reason, never an error: the exit status is
@@ -44,6 +45,14 @@ def parser() -> argparse.ArgumentParser:
         "rounded to 6 digits need ~1e-5)",
     )
     p.add_argument("--sheet", metavar="NAME", help="grade this sheet (default: the first with a table)")
+    p.add_argument(
+        "--class",
+        dest="class_dir",
+        type=Path,
+        metavar="DIR",
+        help="a class folder (excelgen class): grade each file against its student's own numbers and write "
+        "DIR/gradebook.xlsx and .csv, a row per student; grading a student again replaces their row",
+    )
     p.add_argument(
         "--recalc",
         action="store_true",
@@ -91,6 +100,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if len(paths) > MAX_FILES:
         print(f"excelgen grade: error: {len(paths):,} files; at most {MAX_FILES:,} at once", file=sys.stderr)
         return 2
+    if args.class_dir is not None:
+        from ..classroom.cli import grade_class  # only a class pays for importing the class set
+
+        return grade_class(args, paths)
     try:
         reports = grade_many(paths, tolerance=args.tolerance, sheet=args.sheet, recalc=args.recalc)
         for r in reports:

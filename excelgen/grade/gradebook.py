@@ -48,6 +48,10 @@ class GradebookError(Exception):
     """The gradebook cannot be written; one line saying what to do."""
 
 
+# Columns before the report's own, one row of cells per report: a class set's student, name and flags.
+Lead = tuple[Sequence[str], Sequence[Sequence[object]]]
+
+
 def row(report: Report, sep: str = "; ") -> list[object]:
     """One submission's gradebook row, in HEADINGS' order (None for an empty cell); `sep` joins diagnoses."""
     return [
@@ -86,13 +90,14 @@ def histogram(reports: Sequence[Report]) -> list[int]:
     return counts
 
 
-def write_xlsx(reports: Sequence[Report], path: Path) -> None:
+def write_xlsx(reports: Sequence[Report], path: Path, lead: Lead | None = None) -> None:
     """Write the gradebook workbook at `path` (an existing one is replaced, its previous version kept as
-    NAME.bak.xlsx). Raises GradebookError with one line when it cannot."""
+    NAME.bak.xlsx); `lead` puts columns of its own before each report's. Raises GradebookError with one
+    line when it cannot."""
 
     def change(existing: object, folder: Path) -> Path:
         fresh = folder / "gradebook.xlsx"
-        _build(reports, fresh)
+        _build(reports, fresh, lead)
         return fresh
 
     try:
@@ -101,7 +106,7 @@ def write_xlsx(reports: Sequence[Report], path: Path) -> None:
         raise GradebookError(f"{path}: {e}") from None
 
 
-def _build(reports: Sequence[Report], path: Path) -> None:
+def _build(reports: Sequence[Report], path: Path, lead: Lead | None = None) -> None:
     options = {"strings_to_formulas": False, "strings_to_urls": False, "strings_to_numbers": False}
     book = xlsxwriter.Workbook(str(path), options)
     bold = book.add_format({"bold": True, "bg_color": "#D9E1F2", "text_wrap": True, "valign": "top"})
@@ -110,29 +115,32 @@ def _build(reports: Sequence[Report], path: Path) -> None:
     pct = book.add_format({"num_format": "0.0%", "valign": "top"})
 
     sheet = book.add_worksheet(GRADES)
-    for c, heading in enumerate(HEADINGS):
+    lead_headings, lead_rows = lead or ((), [()] * len(reports))
+    shift = len(lead_headings)
+    wrapped = (*range(shift), *(c + shift for c in WRAPPED))
+    for c, heading in enumerate((*lead_headings, *HEADINGS)):
         sheet.write_string(0, c, heading, bold)
-    widths = (24, 9, 7, 40, 12, 10, 6, 24, 10, 11, 70)
+    widths = (*(24,) * shift, 24, 9, 7, 40, 12, 10, 6, 24, 10, 11, 70)
     sheet.set_row(0, 30)  # two lines for the longer headings
-    for r, report in enumerate(reports, start=1):
-        cells = row(report, sep="\n")
+    for r, (report, first) in enumerate(zip(reports, lead_rows, strict=True), start=1):
+        cells = [*first, *row(report, sep="\n")]
         # Spreadsheets do not size a row to wrapped text on opening: give it the lines it needs.
         lines = max(
             sum(-(-len(part) // int(widths[c] * 1.1)) for part in str(cells[c] or "").split("\n"))
-            for c in WRAPPED
+            for c in wrapped
         )
         sheet.set_row(r, 15 * max(lines, 1))
         for c, value in enumerate(cells):
             if value is None:
                 continue
             if isinstance(value, str):
-                sheet.write_string(r, c, value, wrap if c in WRAPPED else top)
+                sheet.write_string(r, c, value, wrap if c in wrapped else top)
             elif math.isfinite(value):
                 sheet.write_number(r, c, value, top)
     for c, width in enumerate(widths):
         sheet.set_column(c, c, width)
-    sheet.freeze_panes(1, 1)
-    sheet.autofilter(0, 0, max(len(reports), 1), len(HEADINGS) - 1)
+    sheet.freeze_panes(1, 1 + shift)
+    sheet.autofilter(0, 0, max(len(reports), 1), shift + len(HEADINGS) - 1)
 
     cols = book.add_worksheet(COLUMNS)
     for c, heading in enumerate(("column", "submissions wrong", "submissions checked", "share wrong")):
@@ -161,6 +169,10 @@ def _build(reports: Sequence[Report], path: Path) -> None:
     refused = sum(r.status == "refused" for r in reports)
     scores.write_string(len(BINS) + 2, 0, "refused", top)
     scores.write_number(len(BINS) + 2, 1, refused, top)
+    missing = sum(r.status == "missing" for r in reports)  # a class gradebook's students with no submission
+    if missing:
+        scores.write_string(len(BINS) + 3, 0, "missing", top)
+        scores.write_number(len(BINS) + 3, 1, missing, top)
     chart = book.add_chart({"type": "column"})
     chart.add_series(
         {
@@ -180,12 +192,13 @@ def _build(reports: Sequence[Report], path: Path) -> None:
     book.close()
 
 
-def csv_text(reports: Sequence[Report]) -> str:
+def csv_text(reports: Sequence[Report], lead: Lead | None = None) -> str:
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\r\n")
-    w.writerow(HEADINGS)
-    for report in reports:
-        w.writerow(["" if v is None else safe_cell(v) for v in row(report)])
+    lead_headings, lead_rows = lead or ((), [()] * len(reports))
+    w.writerow((*lead_headings, *HEADINGS))
+    for report, first in zip(reports, lead_rows, strict=True):
+        w.writerow(["" if v is None else safe_cell(v) for v in (*first, *row(report))])
     return out.getvalue()
 
 
@@ -197,9 +210,9 @@ def safe_cell(value: object) -> object:
     return value
 
 
-def write_csv(reports: Sequence[Report], path: Path) -> None:
+def write_csv(reports: Sequence[Report], path: Path, lead: Lead | None = None) -> None:
     """Write the CSV atomically (UTF-8 with a byte-order mark, which Excel needs to read η and ∂ right)."""
-    text = csv_text(reports)
+    text = csv_text(reports, lead)
     target = files.real_target(Path(path))
     if not target.parent.is_dir():
         raise GradebookError(f"{path}: folder {str(target.parent)!r} does not exist; create it first")
