@@ -180,6 +180,7 @@ def trainer_epoch(data_dir: Path, name: str, threads: int | None, precision: str
 # Each side in a fresh interpreter: the documents' with torch's defaults, as they ran it.
 CHILD = {
     "documents": "import torch, sys, json\nfrom trainer import bench\n"
+    "if sys.argv[3] != 'auto':\n    torch.set_num_threads(int(sys.argv[3]))\n"
     "print(json.dumps(bench.documents_epoch(bench.Path(sys.argv[1]), sys.argv[2], 128)))",
     "trainer": "import sys, json\nfrom trainer import bench\n"
     "t = None if sys.argv[3] == 'auto' else int(sys.argv[3])\n"
@@ -199,15 +200,19 @@ def child_epoch(side: str, data_dir: Path, name: str, threads: int | None, preci
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def part_a(data_dir: Path, threads: int, gemm: float, precisions: list[str]) -> float:
-    """One seed002 epoch through this trainer in each of `precisions`, then through the documents' loop;
-    prints each and the speed-ups; returns the documents' epoch in seconds (part (b)'s unit)."""
+def part_a(
+    data_dir: Path, threads: int, gemm: float, precisions: list[str], documents_threads: int | None = None
+) -> float:
+    """One seed002 epoch through this trainer in each of `precisions`, then through the documents' loop
+    (torch's default threads unless `documents_threads`); prints each and the speed-ups; returns the
+    documents' epoch in seconds (part (b)'s unit)."""
     flops = flops_per_epoch(PART_A_MODEL, 60_000, 10_000)
     runs = [("trainer", "trainer", p) for p in precisions] + [("documents", "documents' loop", "float32")]
     results = {}
     for side, label, precision in runs:
         before = load()
-        result = results[side, precision] = child_epoch(side, data_dir, PART_A_MODEL, threads, precision)
+        n = threads if side == "trainer" else documents_threads
+        result = results[side, precision] = child_epoch(side, data_dir, PART_A_MODEL, n, precision)
         gflops = flops / result["seconds"] / 1e9
         print(
             f"(a) {label}, {PART_A_MODEL}, batch 128, {result['threads']} thread(s), "
@@ -372,6 +377,12 @@ def main(argv: list[str] | None = None) -> int:
         default="auto",
         help="of the training passes in (a) and (b): auto (as `trainer train`), or both (bfloat16 if native)",
     )
+    p.add_argument(
+        "--documents-threads",
+        type=int,
+        help="(a) pins the documents' loop's threads (default torch's, as they ran it; on a busy machine its "
+        "two OpenMP threads wait for each other, and 1 is the fairer comparison)",
+    )
     p.add_argument("--seeds", type=int, default=10, help="(b) trains seeds 1..N (default 10)")
     p.add_argument(
         "--recipes", default="default", help=f"(b) comma-separated presets among {', '.join(RECIPES)}"
@@ -394,7 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     if not set(recipes) <= set(RECIPES):
         p.error(f"--recipes: choose among {', '.join(RECIPES)}")
     chosen = precisions(args.precision)
-    documents = part_a(args.data_dir, threads, gemm, chosen) if args.part in ("a", "all") else None
+    documents = (
+        part_a(args.data_dir, threads, gemm, chosen, args.documents_threads)
+        if args.part in ("a", "all")
+        else None
+    )
     if args.part in ("b", "all"):
         seeds = list(range(1, args.seeds + 1))
         rows = [
