@@ -1,4 +1,4 @@
-"""The one workbook writer (excelgen/writer.py) and what it promises every user's file: concurrent writers all
+"""The one workbook writer (xlsxedit/writer.py) and what it promises every user's file: concurrent writers all
 land, a symlink stays a link, an interrupted write (Ctrl-C, SIGTERM, kill -9) leaves the old file and no
 temporary file, regenerating keeps every sheet that is not excelgen's, and a hostile file is refused."""
 
@@ -20,11 +20,15 @@ from openpyxl import load_workbook
 from spreadsheet import _sheet_parts, error_cells, libreoffice_recalc, set_named_cells_keep_cache
 from test_export import write_run
 
-from excelgen import cli, files, layout, writer
-from excelgen.config import Config, ConfigError, Training
-from excelgen.package import Limits, Package, PackageError
+from excelgen import cli
+from excelgen.model.config import Config, ConfigError, Training
+from excelgen.sheets import layout
 from trainer.errors import UserError
 from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
+from xlsxedit import files, writer
+from xlsxedit.graft import put_sheet
+from xlsxedit.ownership import recorded_sheets
+from xlsxedit.package import Limits, Package, PackageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Config(training=Training(learning_rates=(0.1, 0.5), iterations=5))
@@ -48,7 +52,7 @@ def user_sheet_workbook(name: str, text: str) -> bytes:
 def add_user_sheet(path: Path, name: str, text: str = "my own notes") -> None:
     """A sheet the user added (as Excel or LibreOffice would): no program records it as its own."""
     with Package(path) as book, Package(user_sheet_workbook(name, text)) as scratch:
-        book.put_sheet(name, scratch)
+        put_sheet(book, name, scratch)
         data = book.to_bytes()
     path.write_bytes(data)
 
@@ -199,7 +203,7 @@ def test_workbooks_from_before_the_records_are_still_recognised(tmp_path: Path) 
                 data = data.split(b"<property")[0] + b"</Properties>"
             new.writestr(info, data)
     with Package(unrecorded) as package:
-        assert package.owned_sheets("excelgen") is None and package.owned_sheets("trainer") is None
+        assert recorded_sheets(package, "excelgen") is None and recorded_sheets(package, "trainer") is None
     generate(unrecorded, Config(training=Training(learning_rates=(0.3,), iterations=5)))
     export_run(write_run(tmp_path / "runs" / "b", [99.0]), unrecorded)
     assert sheet_names(unrecorded) == [layout.BACKPROP, "η=0.3", layout.SWEEP, layout.CHECK, "MNIST", "Runs"]
@@ -405,7 +409,7 @@ def test_a_grafted_conditional_format_keeps_its_own_colour(tmp_path: Path, targe
     path = tmp_path / "book.xlsx"
     path.write_bytes(_conditional_book("Mine", "#FF0000", missing_dxfs=not target_has_dxfs))
     with Package(path) as book, Package(_conditional_book("Theirs", "#00FF00")) as scratch:
-        book.put_sheet("Theirs", scratch)
+        put_sheet(book, "Theirs", scratch)
         data = book.to_bytes()
     path.write_bytes(data)
     values = load_workbook(path)

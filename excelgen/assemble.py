@@ -16,15 +16,18 @@ from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from . import formats as fmt
-from . import layout
-from .check import write_check
-from .config import Config
-from .fastsheet import FormulaWorksheet
-from .package import owner_property
-from .reference import run_all
-from .sheets import write_backprop, write_lr_sheet
-from .sweep import write_sweep
+from xlsxedit.ownership import Owner, owner_property
+from xlsxedit.package import Package
+
+from .model.config import Config
+from .model.reference import run_all
+from .sheets import formats as fmt
+from .sheets import layout
+from .sheets.backprop.sheet import write_backprop
+from .sheets.check import write_check
+from .sheets.fastsheet import FormulaWorksheet
+from .sheets.rates import write_lr_sheet
+from .sheets.sweep import write_sweep
 
 # Table rows in all (about 3 KB of XML each, 0.5 KB compressed) past which a part or the archive may pass
 # the 2 GB that plain zip allows; ZIP64 only then, as some Excel versions warn about it where not needed.
@@ -33,11 +36,20 @@ _ZIP64_TABLE_ROWS = 500_000
 Runs = dict[float, dict[str, np.ndarray]]
 
 
-OWNER = "excelgen"  # how the file records which sheets are excelgen's (package.Package.owned_sheets)
+def _legacy_sheets(book: Package) -> list[str]:
+    """Workbooks written before excelgen recorded its sheets are known by the note excelgen wrote in their
+    properties; in those its sheets are the ones with its names."""
+    if not book.core_properties().get("description", "").startswith(layout.WRITTEN_BY):
+        return []
+    return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
+
+
+# How a workbook records which sheets are excelgen's (xlsxedit.ownership), and knows them in older files.
+OWNER = Owner("excelgen", legacy=_legacy_sheets, owns_name=layout.owns_name, at_start=True)
 
 
 def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs: Runs | None = None) -> Runs:
-    """Write the .xlsx for `config` at `path` (writer.update_workbook makes that safe); returns the reference
+    """Write the .xlsx for `config` at `path` (OWNER.update makes that safe); returns the reference
     runs (reference.run_all) whose values it cached, so that callers need not compute them again.
 
     xlsxwriter keeps its working files in `tmpdir` (default: the system's), which the caller removes.
@@ -58,7 +70,7 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
         }
     )
     for k, name in enumerate(layout.sheet_names(config), start=1):
-        book.set_custom_property(owner_property(OWNER, k), name)
+        book.set_custom_property(owner_property(OWNER.name, k), name)
     formats = fmt.create(book)
 
     def sheet(name: str) -> Worksheet:
