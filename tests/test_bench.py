@@ -3,6 +3,7 @@ figures are for people; these tests only keep the code that prints them working)
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -56,3 +57,12 @@ def test_the_documents_model_is_plain_torch_nn() -> None:
     model = bench.documents_model("seed002")
     pools = [m for m in model.modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert len(pools) == 2 and all(type(m) is torch.nn.MaxPool2d for m in pools)
+
+
+def test_a_candidate_recipe_trains_its_model_with_its_departures(tmp_path: Path) -> None:
+    model, overrides = bench.recipe("two-epochs")
+    assert model in bench.models.MODELS and bench.recipe("tiny") == ("tiny", {})
+    row = bench.part_b(tensors(n_train=640), [3], threads=1, out=tmp_path, name="two-epochs")
+    log = json.loads(next(tmp_path.glob("*/log.json")).read_text())
+    assert row["model"] == "two-epochs" and row["epochs"] == overrides["epochs"] == len(log["epochs"])
+    assert {k: log["hyperparameters"][k] for k in overrides} == overrides and log["model"] == model

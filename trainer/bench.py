@@ -5,12 +5,13 @@
     num_workers=0, SGD, their nn.MaxPool2d), back to back, each in a fresh interpreter: the documents' one
     with torch's defaults (threads, OpenMP, allocator) as they ran it, ours with trainer/runtime.py's. The
     ratio of the two is the speed-up.
-(b) Each shipped recipe (`--recipes default,tiny`: `trainer train --model NAME`, that preset's settings) in
-    each precision (`--precision both`: bfloat16 where the CPU has it natively, and float32) for seeds 1..N:
-    every epoch's test accuracy, the last epoch's (the result), the first epoch at >= 99.40% and the training
-    seconds (train + test passes, as log.json records them); then, airbench's way, one table: per recipe the
-    mean, min and max of the last epoch over the seeds, the seconds to the result and, when (a) ran in the
-    same invocation, those seconds as a multiple of the documents' epoch.
+(b) Each recipe (`--recipes default,tiny,two-epochs`: a preset's shipped settings, `trainer train --model
+    NAME`, or a candidate of trainer/config.py) in each precision (`--precision both`: bfloat16 where the
+    CPU has it natively, and float32) for seeds 1..N: every epoch's test accuracy, the last epoch's (the
+    result), the first epoch at >= 99.40% and the training seconds (train + test passes, as log.json
+    records them); then, airbench's way, one table: per recipe the mean, min and max of the last epoch over
+    the seeds, the seconds to the result and, when (a) ran in the same invocation, those seconds as a
+    multiple of the documents' epoch.
 
 It prints the machine (CPU model, cores, threads, torch version) and the load average before and after each
 measurement: timings taken while other jobs share the CPU are not comparable with idle ones.
@@ -234,8 +235,14 @@ def part_a(
 # --- (b) the shipped recipe over seeds -------------------------------------------------------------------
 
 
-# The recipes part (b) trains: `trainer train --model NAME` with that preset's shipped settings.
-RECIPES = ("default", "tiny")
+# The recipes part (b) can train: the presets' shipped settings (`trainer train --model NAME`) and the
+# candidates of trainer/config.py.
+RECIPES = ("default", "tiny", *config.CANDIDATES)
+
+
+def recipe(name: str) -> tuple[str, dict]:
+    """(model, overrides of its shipped settings) for a name of RECIPES."""
+    return config.CANDIDATES.get(name, (name, {}))
 
 
 def summary_line(label: str, values: list[float], unit: str, digits: int) -> str:
@@ -250,18 +257,22 @@ def part_b(
     seeds: list[int],
     threads: int | None,
     out: Path | None,
-    model: str = "default",
+    name: str = "default",
     precision: str = "auto",
     documents_seconds: float | None = None,
 ) -> dict:
-    """`trainer train --model MODEL --precision PRECISION --seed S` for every seed: a line per seed and a
-    summary; returns the summary row (`summary_table` prints them). `documents_seconds` (part (a)'s documents'
-    epoch, same bench run) turns the seconds into multiples of it."""
-    hp = config.for_model(model, threads=threads, precision=precision)  # threads None: as `trainer train`
+    """`trainer train --model MODEL --precision PRECISION --seed S` for every seed, MODEL and its settings
+    from the recipe `name` (RECIPES): a line per seed and a summary; returns the summary row (`summary_table`
+    prints them). `documents_seconds` (part (a)'s documents' epoch, same bench run) turns the seconds into
+    multiples of it."""
+    model, overrides = recipe(name)
+    # threads None: as `trainer train`
+    hp = config.for_model(model, threads=threads, precision=precision, **overrides)
     runtime.configure(threads)
     hp = train.resolve_precision(hp, data.train_x.device)
     print(
-        f"(b) `trainer train --model {model} --precision {hp.precision}`: {hp.batch_size} a batch, "
+        f"(b) {name}: `trainer train --model {model} --precision {hp.precision}`"
+        f"{' with ' + str(overrides) if overrides else ''}: {hp.epochs} epochs, {hp.batch_size} a batch, "
         f"{hp.schedule}, {hp.optimizer}, weight decay {hp.weight_decay:g}, label smoothing "
         f"{hp.label_smoothing:g}, {hp.augmentation}; test pass float32, no augmentation"
     )
@@ -297,7 +308,7 @@ def part_b(
     else:
         print("(b) no seed reached 99.40%")
     return {
-        "model": model,
+        "model": name,
         "params": log["params"],
         "epochs": hp.epochs,
         "precision": hp.precision,
@@ -384,9 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         "two OpenMP threads wait for each other, and 1 is the fairer comparison)",
     )
     p.add_argument("--seeds", type=int, default=10, help="(b) trains seeds 1..N (default 10)")
-    p.add_argument(
-        "--recipes", default="default", help=f"(b) comma-separated presets among {', '.join(RECIPES)}"
-    )
+    p.add_argument("--recipes", default="default", help=f"(b) comma-separated, among {', '.join(RECIPES)}")
     p.add_argument("--out", type=Path, help="(b) keeps its run folders here (default: a temporary folder)")
     p.add_argument("--table", type=Path, metavar="RUNS", help="only print the results table of RUNS/*/")
     args = p.parse_args(argv)
@@ -413,8 +422,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("b", "all"):
         seeds = list(range(1, args.seeds + 1))
         rows = [
-            part_b(data, seeds, args.threads, args.out, model, precision, documents)
-            for model in recipes
+            part_b(data, seeds, args.threads, args.out, name, precision, documents)
+            for name in recipes
             for precision in chosen
         ]
         print(f"(b) summary, documents' epoch {documents:.1f} s:" if documents else "(b) summary:")
