@@ -7,13 +7,16 @@ import re
 from pathlib import Path
 
 import pytest
-from test_train import tensors
+import sweep_data
 
-from trainer import bench
+from trainer import bench, sweep
 
 
-def test_part_b_prints_every_seed_and_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bench.part_b(tensors(n_train=256), [1, 2], threads=1, out=tmp_path)
+def test_part_b_prints_every_seed_and_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "LOAD", sweep_data.load)  # the sweep's worker gets synthetic data
+    bench.part_b(tmp_path / "no-data", [1, 2], threads=1, out=tmp_path)
     out = capsys.readouterr().out
     line = r"^\(b\) seed (\d): test acc per epoch ((?:\d+\.\d\d ?){4}); last (\d+\.\d\d)%"
     seeds = re.findall(line, out, re.M)

@@ -5,9 +5,10 @@
     num_workers=0, SGD, their nn.MaxPool2d), back to back, each in a fresh interpreter: the documents' one
     with torch's defaults (threads, OpenMP, allocator) as they ran it, ours with trainer/runtime.py's. The
     ratio of the two is the speed-up.
-(b) The shipped default recipe (`trainer train` with no options) for seeds 1..N: every epoch's test accuracy,
-    the last epoch's (the result), the first epoch at >= 99.40% and the training seconds to it (train + test
-    passes, as log.json records them), and the best epoch beside them (the documents' way of reporting).
+(b) The shipped default recipe (`trainer train` with no options) for seeds 1..N, run through `trainer sweep`'s
+    code with one worker (trainer/sweep.py): every epoch's test accuracy, the last epoch's (the result), the
+    first epoch at >= 99.40% and the training seconds to it (train + test passes, as log.json records them),
+    and the best epoch beside them (the documents' way of reporting).
 
 It prints the machine (CPU model, cores, threads, torch version) and the load average before and after each
 measurement: timings taken while other jobs share the CPU are not comparable with idle ones.
@@ -225,21 +226,25 @@ def summary_line(label: str, values: list[float], unit: str, digits: int) -> str
     )
 
 
-def part_b(data: train.Tensors, seeds: list[int], threads: int | None, out: Path | None) -> None:
+def part_b(data_dir: Path, seeds: list[int], threads: int | None, out: Path | None) -> None:
     hp = config.for_model("default", threads=threads)  # None: as `trainer train`, the free cores per epoch
-    runtime.configure(threads)
     print(
         f"(b) `trainer train`: {hp.schedule}, {hp.optimizer}, weight decay {hp.weight_decay:g}, "
         f"label smoothing {hp.label_smoothing:g}, {hp.augmentation}; training passes in "
-        f"{train.resolve_precision(hp, data.train_x.device).precision}; test pass float32, no augmentation"
+        f"{train.resolve_precision(hp, torch.device('cpu')).precision}; test pass float32, no augmentation"
     )
     firsts, lasts = [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            before = load()
-            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-                run_dir = train.fit(data, hp, model_name="default", seed=seed, out=out or Path(tmp))
-            log = json.loads((run_dir / train.LOG).read_text())
+        # The seeds as a sweep of the recipe (`trainer sweep --seeds 1-N`), one run at a time, so that each
+        # run's seconds are those of `trainer train` alone on this machine.
+        from . import grid, sweep, sweep_cli
+
+        folder, before = out or Path(tmp), load()
+        runs = grid.runs("default", config.for_model("default"), [], seeds)
+        pool = sweep.LocalPool(workers=1)
+        sweep_cli.run_grid(runs, folder, pool, device="cpu", data_dir=data_dir, threads=threads, say=print)
+        for seed, run in zip(seeds, runs, strict=True):
+            log = json.loads((folder / run.name / train.LOG).read_text())
             accs = " ".join(f"{row['test_acc']:.2f}" for row in log["epochs"])
             first, seconds = train.first_at_target(log["epochs"])
             last = log["epochs"][-1]["test_acc"]
@@ -310,14 +315,13 @@ def main(argv: list[str] | None = None) -> int:
     cores = torch.get_num_threads()  # torch's default: the physical cores
     threads = runtime.configure(args.threads)
     print(f"machine: {machine(cores, threads)}")
-    data = train.load_mnist(args.data_dir, torch.device("cpu"), None)
     gemm = gemm_gflops()
     print(f"float32 GEMM (1024^3): {gemm:.1f} GFLOP/s with {threads} thread(s)")
     augment_costs()
     if args.part in ("a", "all"):
         part_a(args.data_dir, threads, gemm, args.precision)
     if args.part in ("b", "all"):
-        part_b(data, list(range(1, args.seeds + 1)), args.threads, args.out)
+        part_b(args.data_dir, list(range(1, args.seeds + 1)), args.threads, args.out)
     print(f"{load()} at the end")
     return 0
 

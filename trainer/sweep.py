@@ -19,6 +19,7 @@ import multiprocessing
 import os
 import shutil
 import signal
+import sys
 import time
 import traceback
 from collections import deque
@@ -136,6 +137,24 @@ def _signal_name(code: int | None) -> str:
     return f"exit status {code}"
 
 
+@contextlib.contextmanager
+def _main_not_rerun() -> Iterator[None]:
+    """A spawned worker (and the forkserver) imports the parent's main script again, by its path, to find
+    what it may need; the `trainer` console script has no `if __name__ == "__main__"` guard and would start
+    the whole command again. Workers need nothing from it (their function is in this module), so while one
+    starts the main module does not say where it came from."""
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None)
+    if path is None:
+        yield
+        return
+    del main.__file__
+    try:
+        yield
+    finally:
+        main.__file__ = path
+
+
 class LocalPool:
     """Worker processes on this machine, one per run being trained, at most `workers` at a time. A process
     per run (not a long-lived pool) so that a killed one costs its run's epoch and nothing else."""
@@ -162,7 +181,8 @@ class LocalPool:
     def start(self, job: Job, run_dir: Path) -> None:
         receive, send = self.ctx.Pipe(duplex=False)
         process = self.ctx.Process(target=_local_worker, args=(job, run_dir, send), daemon=True)
-        process.start()
+        with _main_not_rerun():
+            process.start()
         send.close()
         self.running[job.run.name] = (process, receive)
         self.ended.discard(job.run.name)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -148,10 +149,12 @@ def run(args: argparse.Namespace, check_train_args: Any, require_training_packag
         f"{runs[0].model}, {runs[0].hp.epochs} epoch(s) each, into {args.out}; {pool.describe()}, "
         f"{threads} thread(s) per run"
     )
+    start = time.perf_counter()
     results, rows, interrupted = run_grid(
         runs, args.out, pool, device=device, data_dir=data_dir, threads=threads, say=_say
     )
     print(sweep_results.format_table(rows))
+    print(f"{time.perf_counter() - start:.1f} s for the sweep ({os.getloadavg()[0]:.2f} load average now)")
     saved = sweep_results.save(
         args.out, sweep_results.document(description(runs, args, pool.describe()), results, rows)
     )

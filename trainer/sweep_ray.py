@@ -71,9 +71,9 @@ def mismatch_message(address: str, error: Exception) -> str:
 def connect(address: str) -> Any:
     """ray.init on the running cluster at `address` ("auto": the one started on this machine); refused in
     one line when there is none, or when its Ray or Python version differs from this one's."""
-    ray = _import_ray()
     if address != "auto":
         _probe(address)
+    ray = _import_ray()
     try:
         ray.init(address=address, log_to_driver=False, logging_level="ERROR", include_dashboard=False)
     except RuntimeError as e:
