@@ -242,7 +242,7 @@ def write_files(run_dir: Path, files: dict[str, bytes]) -> None:
     """Files a remote worker sent, into the run folder here: a new folder appears whole (staged, then
     renamed), an existing one gets each file replaced atomically, the checkpoint before the log as train.py
     saves them."""
-    from excelgen.files import write_atomic
+    from xlsxedit.files import write_atomic
 
     def put(path: Path, data: bytes) -> None:
         write_atomic(path, lambda p: p.write_bytes(data))

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from excelgen.files import write_atomic
+from xlsxedit.files import write_atomic
 
 from . import grid
 from .sweep import Outcome

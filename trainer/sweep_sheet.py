@@ -17,8 +17,8 @@ from typing import Any
 
 import xlsxwriter
 
-from excelgen import writer
-from excelgen.package import Package
+from xlsxedit import writer
+from xlsxedit.package import Package
 
 from . import export
 from .errors import UserError
