@@ -116,7 +116,7 @@ def test_ray_gives_the_same_runs_as_the_local_pool(ray_ready: None, tmp_path: Pa
     try:
         script = SCRIPT.format(
             work=tmp_path,
-            ray=Path(sys.executable).parent / "ray",
+            ray=f"{sys.executable} -m ray.scripts.scripts",  # Ray's CLI with this Python (its workers too)
             python=sys.executable,
             port=PORT,
             temp=temp,
@@ -132,6 +132,8 @@ def test_ray_gives_the_same_runs_as_the_local_pool(ray_ready: None, tmp_path: Pa
     finally:
         shutil.rmtree(temp, ignore_errors=True)
     logs = {p.name: p.read_text()[-3000:] for p in tmp_path.glob("*.log")}
+    for name, text in logs.items():  # for the reader of a failure, and for the README
+        print(f"--- {name}\n{text}")
     assert ns.returncode == 0, (ns.stdout, ns.stderr, logs)
     assert "127.0.0.1" in (tmp_path / "interfaces.txt").read_text()
     assert (tmp_path / "sweep.rc").read_text().strip() == "0", logs
@@ -151,6 +153,8 @@ def test_ray_gives_the_same_runs_as_the_local_pool(ray_ready: None, tmp_path: Pa
 
     # A driver of another Ray version: one line, exit 2, nothing written.
     assert (tmp_path / "mismatch.rc").read_text().strip() == "2", logs
-    errors = [line for line in logs["mismatch.log"].splitlines() if line.strip()]
+    # Ray's C++ core warns, on import, that it found no route outside: true only in the namespace.
+    lines = logs["mismatch.log"].splitlines()
+    errors = [line for line in lines if line.strip() and "network_util.cc" not in line]
     assert len(errors) == 1 and "the cluster runs Ray" in errors[0] and "this machine Ray 0.0.1" in errors[0]
     assert not (tmp_path / "never").exists()
