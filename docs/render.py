@@ -1,6 +1,6 @@
 """Render the README's pictures from a workbook as PNG: the LR sweep charts, the Backprop sheet (with
 show_answers off and on, and its gradient check), the MNIST charts and the top of the MNIST sheet's "what the
-network learned" section.
+network learned" section, and the MNIST sweep sheet (after `trainer sweep --seeds 1-4 --set lr=0.2,0.4`).
 
     python docs/render.py output/backprop.xlsx        # -> docs/img/*.png (the MNIST ones need `make train`)
     python docs/render.py output/backprop.xlsx --only backprop_answers_off.png backprop_answers_on.png
@@ -30,7 +30,7 @@ from PIL import Image, ImageChops
 from excelgen.sheets import layout
 from excelgen.sheets.layout import SWEEP
 from excelgen.tools.libreoffice import PDF, convert, soffice
-from trainer import learned
+from trainer import learned, sweep_sheet
 from trainer.export import MNIST_SHEET
 from xlsxedit.package import Package, PackageError
 
@@ -58,6 +58,8 @@ PICTURES = {
     "mnist.png": (MNIST_SHEET, CHARTS, None, 110),
     # A wide area on one page: more dots, so that the small text stays legible.
     "mnist_learned.png": (MNIST_SHEET, SECTION, None, 220),
+    # The table and both charts of the README's sweep (2 settings × 4 seeds: the charts start in column J).
+    "mnist_sweep.png": (sweep_sheet.SHEET, "A1:T37", None, 110),
 }
 
 

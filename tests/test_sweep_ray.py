@@ -51,8 +51,14 @@ set -u
 ip link set lo up
 export RAY_USAGE_STATS_ENABLED=0
 cd {work}
-timeout 180 {ray} start --head --num-cpus 2 --port {port} --temp-dir {temp} --include-dashboard=false \
-    --disable-usage-stats > ray-start.log 2>&1 || {{ echo "ray start failed"; exit 90; }}
+# Ray gives its raylet 30 s to register, which a busy machine can miss: up to three tries.
+started=no
+for try in 1 2 3; do
+    if timeout 180 {ray} start --head --num-cpus 2 --port {port} --temp-dir {temp} --include-dashboard=false \
+        --disable-usage-stats >> ray-start.log 2>&1; then started=yes; break; fi
+    timeout 60 {ray} stop --force > /dev/null 2>&1  # only this namespace's Ray processes
+done
+[ $started = yes ] || {{ echo "ray start failed 3 times"; exit 90; }}
 ip -brief addr > interfaces.txt
 timeout 300 {python} driver.py same {sweep} > sweep.log 2>&1; echo $? > sweep.rc
 timeout 120 {python} driver.py mismatch {mismatch} > mismatch.log 2>&1; echo $? > mismatch.rc
