@@ -62,6 +62,7 @@ train: $(TRAIN)
 bench: $(TRAIN)
 	$(BIN)/python -m excelgen.tools.bench
 	$(BIN)/python -m trainer.bench
+	$(BIN)/python bench/allocator_faults.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

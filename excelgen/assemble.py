@@ -16,7 +16,8 @@ from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from xlsxedit.package import owner_property
+from xlsxedit.ownership import Owner, owner_property
+from xlsxedit.package import Package
 
 from .model.config import Config
 from .model.reference import run_all
@@ -35,11 +36,20 @@ _ZIP64_TABLE_ROWS = 500_000
 Runs = dict[float, dict[str, np.ndarray]]
 
 
-OWNER = "excelgen"  # how the file records which sheets are excelgen's (package.Package.owned_sheets)
+def _legacy_sheets(book: Package) -> list[str]:
+    """Workbooks written before excelgen recorded its sheets are known by the note excelgen wrote in their
+    properties; in those its sheets are the ones with its names."""
+    if not book.core_properties().get("description", "").startswith(layout.WRITTEN_BY):
+        return []
+    return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
+
+
+# How a workbook records which sheets are excelgen's (xlsxedit.ownership), and knows them in older files.
+OWNER = Owner("excelgen", legacy=_legacy_sheets, owns_name=layout.owns_name, at_start=True)
 
 
 def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs: Runs | None = None) -> Runs:
-    """Write the .xlsx for `config` at `path` (writer.update_workbook makes that safe); returns the reference
+    """Write the .xlsx for `config` at `path` (OWNER.update makes that safe); returns the reference
     runs (reference.run_all) whose values it cached, so that callers need not compute them again.
 
     xlsxwriter keeps its working files in `tmpdir` (default: the system's), which the caller removes.
@@ -60,7 +70,7 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
         }
     )
     for k, name in enumerate(layout.sheet_names(config), start=1):
-        book.set_custom_property(owner_property(OWNER, k), name)
+        book.set_custom_property(owner_property(OWNER.name, k), name)
     formats = fmt.create(book)
 
     def sheet(name: str) -> Worksheet:

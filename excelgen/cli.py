@@ -3,7 +3,7 @@
     excelgen [--config PATH] [--out PATH] [--lr X ...] [--iterations N]
 
 A user's mistake is one line on stderr, ``excelgen: error: <file>: <key>: <what is wrong>``, exit status 2,
-and an existing output file left byte-identical. Writing goes through writer.update_workbook (locked, atomic,
+and an existing output file left byte-identical. Writing goes through xlsxedit's Owner.update (locked, atomic,
 a backup kept). Over an existing workbook only excelgen's own sheets are replaced: the trainer's MNIST and
 Runs sheets and any sheet a user added stay as they are. Ctrl-C exits 130 and leaves nothing behind.
 """
@@ -16,31 +16,18 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import terminal
-from xlsxedit import writer
+from xlsxedit.ownership import Drawn
 from xlsxedit.package import Package
+from xlsxedit.writer import DEFAULT_WORKBOOK, WorkbookError
 
 from .assemble import OWNER, Runs, write_workbook
 from .model import config as cfg
 from .model import reference
 from .sheets import layout
 
-DEFAULT_OUT = Path("output/backprop.xlsx")
-
-
-def excelgen_sheets(book: Package) -> list[str]:
-    """The sheets of `book` that excelgen wrote. Workbooks written before excelgen recorded its sheets are
-    known by the note excelgen wrote in their properties; in those its sheets are the ones with its names."""
-    return writer.owned_sheets(book, OWNER, legacy=_legacy_sheets)
-
-
-def _legacy_sheets(book: Package) -> list[str]:
-    if not book.core_properties().get("description", "").startswith(layout.WRITTEN_BY):
-        return []
-    return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
-
 
 def generate(config: cfg.Config, out: Path) -> Runs:
-    """Write the workbook for `config` to `out` through writer.update_workbook: a new file, or excelgen's
+    """Write the workbook for `config` to `out` through OWNER.update: a new file, or excelgen's
     sheets replaced in an existing workbook whose other sheets are kept. Returns the reference runs whose
     values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
     """
@@ -55,28 +42,16 @@ def generate(config: cfg.Config, out: Path) -> Runs:
             f"these values overflow float64 ({column} at iteration {row} of η = {lr:g}); use smaller numbers",
         )
 
-    def change(existing: Package | None, folder: Path) -> Path:
+    def draw(existing: Package | None, folder: Path) -> Drawn:
         fresh = folder / "excelgen.xlsx"
         write_workbook(config, fresh, tmpdir=folder, runs=runs)
-        if existing is None or set(existing.sheet_names()) <= set(excelgen_sheets(existing)):
-            return fresh  # nothing of anyone else's to keep
-        merged = folder / "merged.xlsx"
-        with Package(fresh) as scratch:
-            writer.replace_owned_sheets(
-                existing,
-                OWNER,
-                scratch,
-                layout.sheet_names(config),
-                at_start=True,
-                owns_name=layout.owns_name,
-                legacy=_legacy_sheets,
-            )
-            existing.save(merged)
-        return merged
+        # Nothing of anyone else's to keep: the fresh workbook is the whole new file.
+        alone = existing is None or set(existing.sheet_names()) <= set(OWNER.sheets(existing))
+        return Drawn(fresh, layout.sheet_names(config), whole=alone)
 
     try:
-        writer.update_workbook(out, change)
-    except writer.WorkbookError as e:
+        OWNER.update(out, draw)
+    except WorkbookError as e:
         raise cfg.ConfigError(str(out), "--out", str(e)) from None
     return runs
 
@@ -111,7 +86,11 @@ def parser() -> argparse.ArgumentParser:
         "--config", type=Path, metavar="PATH", help="TOML config (default: the built-in course values)"
     )
     p.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, metavar="PATH", help=f"output .xlsx (default: {DEFAULT_OUT})"
+        "--out",
+        type=Path,
+        default=DEFAULT_WORKBOOK,
+        metavar="PATH",
+        help=f"output .xlsx (default: {DEFAULT_WORKBOOK})",
     )
     p.add_argument("--lr", type=float, nargs="+", metavar="X", help="learning rates, overriding the config")
     p.add_argument("--iterations", type=int, metavar="N", help="number of updates, overriding the config")

@@ -21,7 +21,8 @@ import pytest
 import sweep_data
 import torch
 
-from trainer import cli, config, grid, sweep, sweep_ray, sweep_sheet, train
+from trainer import cli, config, grid, sweep, sweep_ray, train
+from trainer.export import sweep as sweep_sheet
 
 HERE = Path(__file__).parent
 COMMON = ["--model", "tiny", "--batch-size", "32", "--limit-train", "256", "--threads", "1"]

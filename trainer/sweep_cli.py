@@ -163,7 +163,7 @@ def run(args: argparse.Namespace, check_train_args: Any, require_training_packag
         print("Interrupted; the finished epochs are saved. Run the same command again to continue.")
         return 130
     if not args.no_workbook:
-        from . import sweep_sheet
+        from .export import sweep as sweep_sheet
 
         sweep_sheet.write_sheet(args.workbook, *sheet_texts(runs, args), rows, _seeds(runs))
         print(f"Added the MNIST sweep sheet to {args.workbook}")

@@ -1,4 +1,5 @@
-"""The one way this project writes a workbook file: excelgen (re)generating its sheets, the trainer its own.
+"""The one way this project writes a workbook file: excelgen (re)generating its sheets, the trainer its own
+(both through ownership.Owner.update).
 
 `update_workbook(path, change)` guarantees, for every writer:
 - a workbook open in Excel or LibreOffice (their lock file beside it) is refused, the file byte-identical;
@@ -8,23 +9,25 @@
   renamed over it; any failure, Ctrl-C or SIGTERM leaves the old file as it was and no temporary file behind,
   and what a `kill -9` leaves is removed by the next writer;
 - the previous version stays as `<name>.bak.xlsx`;
-- the existing workbook is read as untrusted input, within package.Limits, and refused in one line when it is
+- the existing workbook is read as untrusted input, within zipguard.Limits, and refused in one line when it is
   not a workbook this project can edit: it is never overwritten then.
 
-What belongs to whom is recorded in the file (package.Package.owned_sheets): each program replaces only its
-own sheets and keeps every other sheet, the user's included.
+What belongs to whom is recorded in the file (ownership.py): each program replaces only its own sheets and
+keeps every other sheet, the user's included.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 from . import files
-from .package import Package, PackageError, SheetNameTaken
+from .package import Package, PackageError
 
 SUFFIX = ".xlsx"
+# Where excelgen and the trainer share their workbook unless told otherwise.
+DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
 # The longest suffix we add to a workbook's name (a temporary name: ".NAME." + 8 random characters + ".tmp").
 _ADDED_CHARS = 16
 
@@ -128,48 +131,3 @@ def _open_existing(target: Path) -> Package | None:
 def not_editable(e: PackageError) -> str:
     fix = "move it away or write to another file"
     return f"is not a workbook this tool can edit ({e}); it is unchanged: {fix}"
-
-
-# -- what belongs to whom ----------------------------------------------------------------------------------
-
-
-def owned_sheets(
-    book: Package, owner: str, legacy: Callable[[Package], list[str]] | None = None
-) -> list[str]:
-    """The sheets of `book` that `owner` wrote, as the file records them; `legacy` answers for files written
-    before records were kept."""
-    recorded = book.owned_sheets(owner)
-    if recorded is None:
-        recorded = legacy(book) if legacy is not None else []
-    present = {n.lower(): n for n in book.sheet_names()}
-    return [present[n.lower()] for n in recorded if n.lower() in present]
-
-
-def replace_owned_sheets(
-    book: Package,
-    owner: str,
-    scratch: Package | None,
-    sheets: Sequence[str],
-    *,
-    keep: Sequence[str] = (),
-    at_start: bool = False,
-    owns_name: Callable[[str], bool] = lambda name: False,
-    legacy: Callable[[Package], list[str]] | None = None,
-) -> None:
-    """Replace `owner`'s sheets in `book` by scratch's `sheets` (its sheets in `keep` stay as they are) and
-    record the result as owner's. A sheet of someone else's with one of those names is a WorkbookError."""
-    mine = owned_sheets(book, owner, legacy)
-    kept = {k.lower() for k in keep}
-    try:
-        book.replace_sheets(
-            [m for m in mine if m.lower() not in kept],
-            scratch,
-            [s for s in sheets if s.lower() not in kept],
-            at_start=at_start,
-            drop_name=owns_name,
-        )
-    except SheetNameTaken as e:
-        raise WorkbookError(
-            f"has a sheet {e.name!r} that {owner} did not write; rename that sheet, or write to another file"
-        ) from None
-    book.set_owned_sheets(owner, [*sheets])

@@ -1,10 +1,10 @@
 """The `MNIST sweep` sheet: a sweep's table (per setting: seeds, mean, min and max of the last epoch's test
 accuracy, seeds at >= 99.40%, seconds), the mean test accuracy of every epoch per setting under a native line
 chart with a series per setting (the CNN's twin of the LR sweep chart), and each seed's result per setting
-under a chart of the spread. Drawn with xlsxwriter in a scratch workbook and grafted into the user's workbook
-by the project's writer (excelgen.writer: locked, atomic, backed up, every other sheet kept), like the MNIST
-sheet (trainer/export.py). The sheet is recorded as the trainer's sweep sheet, apart from the MNIST and Runs
-sheets' record, so that exporting a run and running a sweep each replace only their own sheets.
+under a chart of the spread. Drawn with xlsxwriter in a scratch workbook and handed to xlsxedit's Owner.update
+(locked, atomic, backed up, every other sheet kept), like the MNIST sheet (run.py). The sheet is recorded as
+the trainer's sweep sheet, apart from the MNIST and Runs sheets' record, so that exporting a run and running a
+sweep each replace only their own sheets.
 
 Settings' labels reach the sheet as strings (never formulas or links).
 """
@@ -17,15 +17,20 @@ from typing import Any
 
 import xlsxwriter
 
-from xlsxedit import writer
+from xlsxedit.ownership import Drawn, Owner
 from xlsxedit.package import Package
+from xlsxedit.writer import WorkbookError
 
-from . import export
-from .errors import UserError
-from .sweep_results import TARGET_ACC, SettingRow
+from ..config import TARGET_ACC
+from ..errors import UserError
+from ..sweep_results import SettingRow
+from .mnist import accuracy_axis
+from .run import SCRATCH_OPTIONS, _default_workbook
 
 SHEET = "MNIST sweep"
-OWNER = "trainer sweep"  # its own record: `trainer export` replaces the trainer's MNIST and Runs sheets only
+# Its own record ("trainer sweep sheet 1"): `trainer export` replaces the trainer's MNIST and Runs sheets
+# only, and a sweep only this one. No sheet of it predates the records.
+OWNER = Owner("trainer sweep", legacy=lambda book: [])
 TABLE_ROW = 3  # 0-based row of the table's header
 TABLE_COLUMNS = (
     ("Setting", 28, None),
@@ -43,7 +48,7 @@ CHART_ROWS = 17
 
 def scratch_workbook(title: str, note: str, rows: list[SettingRow], seeds: list[int]) -> bytes:
     out = io.BytesIO()
-    wb = xlsxwriter.Workbook(out, export.SCRATCH_OPTIONS)
+    wb = xlsxwriter.Workbook(out, SCRATCH_OPTIONS)
     fmt = {
         "title": wb.add_format({"bold": True, "font_size": 14}),
         "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "text_wrap": True}),
@@ -100,7 +105,7 @@ def scratch_workbook(title: str, note: str, rows: list[SettingRow], seeds: list[
     seeds_first, seeds_last = shead + 1, shead + len(rows)
 
     accs = [a for row in rows for a in [*row.epoch_means, *row.per_seed.values()] if a is not None]
-    low, step = export.accuracy_axis(accs)
+    low, step = accuracy_axis(accs)
     chart_col = max(len(TABLE_COLUMNS), len(columns), target_col + 1) + 1
     ws.insert_chart(TABLE_ROW, chart_col, _epoch_chart(wb, rows, head, epochs_first, epochs_last, low, step))
     spread = _spread_chart(wb, seeds, seeds_first, seeds_last, low, step)
@@ -207,22 +212,12 @@ def _spread_chart(wb: Any, seeds: list[int], first: int, last: int, low: float, 
 def write_sheet(workbook: Path, title: str, note: str, rows: list[SettingRow], seeds: list[int]) -> None:
     """Adds or replaces the MNIST sweep sheet in `workbook` (excelgen's default workbook is written first when
     there is none); every other sheet is kept. One-line UserError when the writer refuses."""
-    scratch = Package(scratch_workbook(title, note, rows, seeds))
+    scratch = scratch_workbook(title, note, rows, seeds)
 
-    def change(existing: Package | None, folder: Path) -> Path:
-        book = existing if existing is not None else export._default_workbook(folder)
-        try:
-            writer.replace_owned_sheets(book, OWNER, scratch, [SHEET])
-            out = folder / "sweep.xlsx"
-            book.save(out)
-            return out
-        finally:
-            if existing is None:
-                book.close()
+    def draw(book: Package | None, folder: Path) -> Drawn:
+        return Drawn(scratch, [SHEET])
 
     try:
-        writer.update_workbook(Path(workbook), change)
-    except writer.WorkbookError as e:
+        OWNER.update(Path(workbook), draw, start=_default_workbook)
+    except WorkbookError as e:
         raise UserError(f"{workbook}: {e}") from None
-    finally:
-        scratch.close()
