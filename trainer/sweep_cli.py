@@ -180,11 +180,15 @@ def _seeds(runs: list[grid.Run]) -> list[int]:
 
 def sheet_texts(runs: list[grid.Run], args: argparse.Namespace) -> tuple[str, str]:
     hp = runs[0].hp
-    swept = ", ".join(dict.fromkeys(k for run in runs for k, _ in run.setting)) or "nothing"
+    swept = list(dict.fromkeys(k for run in runs for k, _ in run.setting))
+    fixed = ", ".join(
+        f"{k} {grid.format_value(getattr(hp, k))}" for k in ("epochs", "batch_size", "lr") if k not in swept
+    )
     title = f"MNIST sweep: {runs[0].model}, {len(_seeds(runs))} seed(s) per setting"
     note = (
-        f"Each run is `trainer train` ({hp.schedule}; batch {hp.batch_size}; swept: {swept}); its result "
-        f"is the last epoch's test accuracy. Run folders: {Path(args.out).as_posix()}/"
+        f"Each run is `trainer train` with the recipe ({fixed}; swept: {', '.join(swept) or 'nothing'}; "
+        "the rest in sweep.json); its result is the last epoch's test accuracy. "
+        f"Run folders: {Path(args.out).as_posix()}/"
     )
     if hp.limit_train is not None:
         note += f" Trained on the first {hp.limit_train} images only."
