@@ -29,6 +29,8 @@ from multiprocessing.connection import wait
 from pathlib import Path
 from typing import Any
 
+from xlsxedit.files import signals_interrupt
+
 from . import config, grid, runtime
 from .errors import UserError, one_line
 
@@ -276,37 +278,38 @@ def execute(
     done = 0
     stopping = False
     try:
-        while queue or backend.busy():
-            while queue and backend.has_room():
-                job = queue.popleft()
-                backend.start(job, out / job.run.name)
-            for name, kind, payload in backend.events(timeout=1.0):
-                job = by_name[name]
-                if kind == "epoch":
-                    epoch, files = payload
-                    if files:
-                        write_files(out / name, files)
-                    if epoch:
-                        say(f"  {name}: epoch {epoch}/{job.run.hp.epochs} saved")
-                elif kind == "done":
-                    done += 1
-                    outcomes[name] = Outcome("finished")
-                    say(f"[{done}/{total}] {name}: finished")
-                elif kind == "failed":
-                    done += 1
-                    outcomes[name] = Outcome("failed", payload)
-                    say(f"[{done}/{total}] {name}: failed: {payload}")
-                elif kind == "stopped":
-                    outcomes[name] = Outcome("stopped")
-                elif kind == "lost":
-                    retries[name] = retries.get(name, 0) + 1
-                    if retries[name] > MAX_RETRIES:
+        with signals_interrupt():  # SIGTERM and SIGHUP stop the sweep as Ctrl-C does, workers included
+            while queue or backend.busy():
+                while queue and backend.has_room():
+                    job = queue.popleft()
+                    backend.start(job, out / job.run.name)
+                for name, kind, payload in backend.events(timeout=1.0):
+                    job = by_name[name]
+                    if kind == "epoch":
+                        epoch, files = payload
+                        if files:
+                            write_files(out / name, files)
+                        if epoch:
+                            say(f"  {name}: epoch {epoch}/{job.run.hp.epochs} saved")
+                    elif kind == "done":
                         done += 1
-                        outcomes[name] = Outcome("failed", f"{payload}, {MAX_RETRIES + 1} times")
-                        say(f"[{done}/{total}] {name}: failed: {payload}, {MAX_RETRIES + 1} times")
-                    else:
-                        say(f"  {name}: {payload}; resuming it from its last saved epoch")
-                        queue.appendleft(job)
+                        outcomes[name] = Outcome("finished")
+                        say(f"[{done}/{total}] {name}: finished")
+                    elif kind == "failed":
+                        done += 1
+                        outcomes[name] = Outcome("failed", payload)
+                        say(f"[{done}/{total}] {name}: failed: {payload}")
+                    elif kind == "stopped":
+                        outcomes[name] = Outcome("stopped")
+                    elif kind == "lost":
+                        retries[name] = retries.get(name, 0) + 1
+                        if retries[name] > MAX_RETRIES:
+                            done += 1
+                            outcomes[name] = Outcome("failed", f"{payload}, {MAX_RETRIES + 1} times")
+                            say(f"[{done}/{total}] {name}: failed: {payload}, {MAX_RETRIES + 1} times")
+                        else:
+                            say(f"  {name}: {payload}; resuming it from its last saved epoch")
+                            queue.appendleft(job)
     except KeyboardInterrupt:
         say("Interrupted: stopping the workers; finished epochs are kept")
         with contextlib.suppress(KeyboardInterrupt):
