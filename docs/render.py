@@ -1,6 +1,6 @@
 """Render the README's pictures from a workbook as PNG: the LR sweep charts, the Backprop sheet (with
 show_answers off and on, and its gradient check), the MNIST charts and the top of the MNIST sheet's "what the
-network learned" section.
+network learned" section, and the MNIST sweep sheet (after `trainer sweep --seeds 1-4 --set lr=0.2,0.4`).
 
     python docs/render.py output/backprop.xlsx        # -> docs/img/*.png (the MNIST ones need `make train`)
     python docs/render.py output/backprop.xlsx --only backprop_answers_off.png lr_sheet.png
@@ -33,6 +33,7 @@ from excelgen.sheets import layout
 from excelgen.sheets.layout import SWEEP
 from excelgen.tools.libreoffice import PDF, convert, soffice
 from trainer.export import MNIST_SHEET, learned
+from trainer.export.sweep import SHEET as SWEEP_SHEET
 from xlsxedit.package import Package, PackageError
 from xlsxedit.relationships import NS_DOC_REL
 from xlsxedit.xmltext import apply_edits, attr, container, element_spans, parse, q, set_attr
@@ -66,6 +67,8 @@ PICTURES = {
     "mnist.png": (MNIST_SHEET, CHARTS, None, 110),
     # A wide area on one page: more dots, so that the small text stays legible.
     "mnist_learned.png": (MNIST_SHEET, SECTION, None, 220),
+    # The table and both charts of the README's sweep (2 settings × 4 seeds: the charts start in column J).
+    "mnist_sweep.png": (SWEEP_SHEET, "A1:T37", None, 110),
 }
 
 

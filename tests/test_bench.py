@@ -8,14 +8,17 @@ import re
 from pathlib import Path
 
 import pytest
-from test_train import tensors
+import sweep_data
 
-from trainer import bench, config
+from trainer import bench, config, sweep
 
 
-def test_part_b_prints_every_seed_and_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_part_b_prints_every_seed_and_the_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "LOAD", sweep_data.load)  # the sweep's worker gets synthetic data
     epochs = config.for_model("default").epochs
-    row = bench.part_b(tensors(n_train=256), [1, 2], threads=1, out=tmp_path, precision="float32")
+    row = bench.part_b(tmp_path / "no-data", [1, 2], threads=1, out=tmp_path, precision="float32")
     out = capsys.readouterr().out
     line = rf"^\(b\) seed (\d): test acc per epoch ((?:\d+\.\d\d ?){{{epochs}}}); last (\d+\.\d\d)%"
     seeds = re.findall(line, out, re.M)
@@ -59,10 +62,13 @@ def test_the_documents_model_is_plain_torch_nn() -> None:
     assert len(pools) == 2 and all(type(m) is torch.nn.MaxPool2d for m in pools)
 
 
-def test_a_candidate_recipe_trains_its_model_with_its_departures(tmp_path: Path) -> None:
+def test_a_candidate_recipe_trains_its_model_with_its_departures(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sweep, "LOAD", sweep_data.load)  # the sweep's worker gets synthetic data
     model, overrides = bench.recipe("two-epochs")
     assert model in bench.models.MODELS and bench.recipe("tiny") == ("tiny", {})
-    row = bench.part_b(tensors(n_train=640), [3], threads=1, out=tmp_path, name="two-epochs")
+    row = bench.part_b(tmp_path / "no-data", [3], threads=1, out=tmp_path, name="two-epochs")
     log = json.loads(next(tmp_path.glob("*/log.json")).read_text())
     assert row["model"] == "two-epochs" and row["epochs"] == overrides["epochs"] == len(log["epochs"])
     assert {k: log["hyperparameters"][k] for k in overrides} == overrides and log["model"] == model

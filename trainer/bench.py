@@ -7,11 +7,12 @@
     ratio of the two is the speed-up.
 (b) Each recipe (`--recipes default,tiny,two-epochs`: a preset's shipped settings, `trainer train --model
     NAME`, or a candidate of trainer/config.py) in each precision (`--precision both`: bfloat16 where the
-    CPU has it natively, and float32) for seeds 1..N: every epoch's test accuracy, the last epoch's (the
-    result), the first epoch at >= 99.40% and the training seconds (train + test passes, as log.json
-    records them); then, airbench's way, one table: per recipe the mean, min and max of the last epoch over
-    the seeds, the seconds to the result and, when (a) ran in the same invocation, those seconds as a
-    multiple of the documents' epoch.
+    CPU has it natively, and float32) for seeds 1..N, run through `trainer sweep`'s code with one worker
+    (trainer/sweep.py), so that each run's seconds are those of `trainer train` alone on this machine: every
+    epoch's test accuracy, the last epoch's (the result), the first epoch at >= 99.40% and the training
+    seconds (train + test passes, as log.json records them); then, airbench's way, one table: per recipe the
+    mean, min and max of the last epoch over the seeds, the seconds to the result and, when (a) ran in the
+    same invocation, those seconds as a multiple of the documents' epoch.
 
 It prints the machine (CPU model, cores, threads, torch version) and the load average before and after each
 measurement: timings taken while other jobs share the CPU are not comparable with idle ones.
@@ -253,7 +254,7 @@ def summary_line(label: str, values: list[float], unit: str, digits: int) -> str
 
 
 def part_b(
-    data: train.Tensors,
+    data_dir: Path,
     seeds: list[int],
     threads: int | None,
     out: Path | None,
@@ -261,15 +262,17 @@ def part_b(
     precision: str = "auto",
     documents_seconds: float | None = None,
 ) -> dict:
-    """`trainer train --model MODEL --precision PRECISION --seed S` for every seed, MODEL and its settings
-    from the recipe `name` (RECIPES): a line per seed and a summary; returns the summary row (`summary_table`
-    prints them). `documents_seconds` (part (a)'s documents' epoch, same bench run) turns the seconds into
-    multiples of it."""
+    """`trainer train --model MODEL --precision PRECISION --seed S` for every seed, as a sweep of one setting
+    with one worker, MODEL and its settings from the recipe `name` (RECIPES): a line per seed and a summary;
+    returns the summary row (`summary_table` prints them). `documents_seconds` (part (a)'s documents' epoch,
+    same bench run) turns the seconds into multiples of it."""
+    from . import grid, sweep, sweep_cli
+
     model, overrides = recipe(name)
     # threads None: as `trainer train`
     hp = config.for_model(model, threads=threads, precision=precision, **overrides)
     runtime.configure(threads)
-    hp = train.resolve_precision(hp, data.train_x.device)
+    hp = train.resolve_precision(hp, torch.device("cpu"))
     print(
         f"(b) {name}: `trainer train --model {model} --precision {hp.precision}`"
         f"{' with ' + str(overrides) if overrides else ''}: {hp.epochs} epochs, {hp.batch_size} a batch, "
@@ -278,11 +281,12 @@ def part_b(
     )
     firsts, lasts, totals = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        for seed in seeds:
-            before = load()
-            with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-                run_dir = train.fit(data, hp, model_name=model, seed=seed, out=out or Path(tmp))
-            log = json.loads((run_dir / train.LOG).read_text())
+        folder, before = out or Path(tmp), load()
+        runs = grid.runs(model, hp, [], seeds)
+        pool = sweep.LocalPool(workers=1)
+        sweep_cli.run_grid(runs, folder, pool, device="cpu", data_dir=data_dir, threads=threads, say=print)
+        for seed, run in zip(seeds, runs, strict=True):
+            log = json.loads((folder / run.name / train.LOG).read_text())
             accs = " ".join(f"{row['test_acc']:.2f}" for row in log["epochs"])
             first, seconds = train.first_at_target(log["epochs"])
             last = log["epochs"][-1]["test_acc"]
@@ -406,7 +410,6 @@ def main(argv: list[str] | None = None) -> int:
     cores = torch.get_num_threads()  # torch's default: the physical cores
     threads = runtime.configure(args.threads)
     print(f"machine: {machine(cores, threads)}")
-    data = train.load_mnist(args.data_dir, torch.device("cpu"), None)
     gemm = gemm_gflops()
     print(f"float32 GEMM (1024^3): {gemm:.1f} GFLOP/s with {threads} thread(s)")
     augment_costs()
@@ -422,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.part in ("b", "all"):
         seeds = list(range(1, args.seeds + 1))
         rows = [
-            part_b(data, seeds, args.threads, args.out, name, precision, documents)
+            part_b(args.data_dir, seeds, args.threads, args.out, name, precision, documents)
             for name in recipes
             for precision in chosen
         ]

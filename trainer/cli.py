@@ -6,6 +6,8 @@
                   [--threads N] [--precision P] [--data-dir DIR] [--out DIR] [--limit-train N]
                   [--resume RUN_DIR] [--workbook PATH | --no-workbook]
     trainer export --run RUN_DIR [--workbook PATH]
+    trainer sweep [--model M] [--seeds 1-10] [--set KEY=V1,V2 ...] [--epochs N] [--workers N]
+                  [--ray auto|ADDRESS] [--out DIR] [--workbook PATH | --no-workbook] (trainer/sweep_cli.py)
 
 A user's mistake is one line on stderr, `trainer: error: <what to do>`, exit status 2 (argparse's own errors
 have the same status). Ctrl-C during training keeps the last finished epoch and exits 130.
@@ -87,6 +89,10 @@ def parser() -> argparse.ArgumentParser:
     e = sub.add_parser("export", help="add a finished run to the workbook")
     e.add_argument("--run", type=Path, required=True, metavar="RUN_DIR")
     e.add_argument("--workbook", type=Path, default=DEFAULT_WORKBOOK)
+
+    from . import sweep_cli
+
+    sweep_cli.add_parser(sub, MODEL_NAMES, default_help, DEFAULT_WORKBOOK)
     return p
 
 
@@ -243,6 +249,10 @@ def run(args: argparse.Namespace) -> int:
         return 0
     if args.command == "train":
         return run_train(args)
+    if args.command == "sweep":
+        from . import sweep_cli
+
+        return sweep_cli.run(args, check_train_args, require_training_packages)
     export(args.run, args.workbook)
     print(f"Added {args.run} to {args.workbook}")
     return 0

@@ -1,6 +1,7 @@
 """The trainer's export room: a training run into the user's workbook (run.py), drawn as the MNIST sheet
 (mnist.py, with what the network learned: learned.py) and a row of the Runs sheet (runs.py), from the run's
-log.json (log.py) and results.json (trainer/results.py)."""
+log.json (log.py) and results.json (trainer/results.py); and a sweep's table and charts as the MNIST sweep
+sheet (sweep.py, for `trainer sweep`)."""
 
 from .log import load_log
 from .mnist import MNIST_SHEET
