@@ -60,7 +60,7 @@ train: $(TRAIN)
 	$(BIN)/trainer train --workbook $(OUT)
 
 bench: $(TRAIN)
-	$(BIN)/python -m excelgen.bench
+	$(BIN)/python -m excelgen.tools.bench
 	$(BIN)/python -m trainer.bench
 	$(BIN)/python bench/allocator_faults.py
 

@@ -27,12 +27,12 @@ from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from PIL import Image, ImageChops
 
-from excelgen import layout
-from excelgen.layout import SWEEP
-from excelgen.libreoffice import PDF, convert, soffice
-from excelgen.package import Package, PackageError
+from excelgen.sheets import layout
+from excelgen.sheets.layout import SWEEP
+from excelgen.tools.libreoffice import PDF, convert, soffice
 from trainer import learned
 from trainer.export import MNIST_SHEET
+from xlsxedit.package import Package, PackageError
 
 MARGIN = 12  # pixels of white kept around the trimmed content
 GALLERY_LINES = 2  # the learned section's picture ends below this many lines of mistakes

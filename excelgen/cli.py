@@ -15,10 +15,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from . import config as cfg
-from . import console, layout, reference, writer
-from .package import Package
-from .workbook import OWNER, Runs, write_workbook
+import terminal
+from xlsxedit import writer
+from xlsxedit.package import Package
+
+from .assemble import OWNER, Runs, write_workbook
+from .model import config as cfg
+from .model import reference
+from .sheets import layout
 
 DEFAULT_OUT = Path("output/backprop.xlsx")
 
@@ -115,7 +119,7 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console.use_fallback_if_needed()
+    terminal.use_fallback_if_needed()
     args = parser().parse_args(argv)
     try:
         config = build_config(args)

@@ -3,7 +3,7 @@ edit the cells behind defined names.
 
     from spreadsheet import libreoffice_recalc, error_cells, named_cell, set_named_cells
 
-`libreoffice_recalc` is excelgen/libreoffice.py's `recalc` (the bench and docs/render.py use it too).
+`libreoffice_recalc` is excelgen/tools/libreoffice.py's `recalc` (the bench and docs/render.py use it too).
 
 Tests marked ``@pytest.mark.libreoffice`` get `require_libreoffice()` applied by tests/conftest.py: they skip
 with a reason when soffice is absent, and fail instead when the environment says CI=true (CI installs it).
@@ -22,9 +22,9 @@ from xml.etree import ElementTree
 import pytest
 from openpyxl import load_workbook
 
-from excelgen.libreoffice import recalc as libreoffice_recalc
-from excelgen.libreoffice import recalc_many as libreoffice_recalc_many
-from excelgen.libreoffice import soffice
+from excelgen.tools.libreoffice import recalc as libreoffice_recalc
+from excelgen.tools.libreoffice import recalc_many as libreoffice_recalc_many
+from excelgen.tools.libreoffice import soffice
 
 __all__ = [
     "ERROR_VALUES",

@@ -14,8 +14,10 @@ import pytest
 import xlsxwriter
 from openpyxl import load_workbook
 
-from excelgen import cli, layout, reference
-from excelgen.config import Config, Training, load
+from excelgen import cli
+from excelgen.model import reference
+from excelgen.model.config import Config, Training, load
+from excelgen.sheets import layout
 
 ROOT = Path(__file__).resolve().parents[1]
 TEMPLATES = ROOT / "templates"
@@ -317,9 +319,10 @@ def test_default_out_is_output_backprop(tmp_path: Path) -> None:
 
 
 def test_bench_command_runs() -> None:
-    # A smoke test of `python -m excelgen.bench` on its small case; its figures are for people, not asserts.
+    # A smoke test of `python -m excelgen.tools.bench` on its small case; its figures are for people,
+    # not asserts.
     done = subprocess.run(
-        [sys.executable, "-m", "excelgen.bench", "--cases", "default", "--no-libreoffice"],
+        [sys.executable, "-m", "excelgen.tools.bench", "--cases", "default", "--no-libreoffice"],
         capture_output=True,
         text=True,
         timeout=120,

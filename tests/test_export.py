@@ -16,7 +16,6 @@ import xlsxwriter
 from openpyxl import load_workbook
 from spreadsheet import error_cells, libreoffice_recalc, named_cell, set_named_cells
 
-from excelgen import package as xlsx_parts
 from trainer.errors import UserError
 from trainer.export import (
     CHART_COLUMN,
@@ -27,6 +26,7 @@ from trainer.export import (
     accuracy_axis,
     export_run,
 )
+from xlsxedit import package as xlsx_parts
 
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
@@ -77,7 +77,7 @@ def feature_workbook(path: Path) -> Path:
 
 def excelgen_workbook(path: Path) -> Path:
     from excelgen.cli import generate
-    from excelgen.config import Config, Training
+    from excelgen.model.config import Config, Training
 
     generate(Config(training=Training(learning_rates=(0.5, 1.0), iterations=8)), path)
     return path

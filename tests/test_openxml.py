@@ -17,7 +17,7 @@ from test_results import fake_results
 from test_writer import add_user_sheet
 
 from excelgen import cli
-from excelgen.config import Config, Network, Training
+from excelgen.model.config import Config, Network, Training
 from trainer.export import export_run
 
 

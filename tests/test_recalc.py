@@ -31,10 +31,10 @@ from spreadsheet import (
     set_named_cells_keep_cache,
 )
 
-from excelgen import layout
 from excelgen.cli import generate
-from excelgen.config import Config, Network, Training, load
-from excelgen.reference import FD_STEP, TOLERANCE, gradient_check, initial_point, rel_diff, trajectory
+from excelgen.model.config import Config, Network, Training, load
+from excelgen.model.reference import FD_STEP, TOLERANCE, gradient_check, initial_point, rel_diff, trajectory
+from excelgen.sheets import layout
 
 EDITS = {"init_w1": 0.9, "target_t1": 0.05, layout.ETA: 3.0}
 # Inputs that are no inputs of the numpy reference: the exercise switch changes formatting only, the step
@@ -333,8 +333,9 @@ def test_formulas_engine_finds_no_error_value(name: str, formulas_values: dict[s
 def test_bench_reads_the_check_status_libreoffice_computed(
     name: str, libreoffice_books: dict[str, Path]
 ) -> None:
-    # `python -m excelgen.bench` reports this for its large case; it must read the very cells the sheet names.
-    from excelgen.bench import check_status
+    # `python -m excelgen.tools.bench` reports this for its large case; it must read the very cells the
+    # sheet names.
+    from excelgen.tools.bench import check_status
 
     values = OpenpyxlValues(libreoffice_books[name])
     status, max_rel = check_status(libreoffice_books[name])

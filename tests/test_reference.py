@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from excelgen import reference as ref
-from excelgen.config import BIASES, WEIGHTS, Config, Network, Training
+from excelgen.model import reference as ref
+from excelgen.model.config import BIASES, WEIGHTS, Config, Network, Training
 
 PARAMS = WEIGHTS + BIASES
 FORWARD = ("h1", "a_h1", "h2", "a_h2", "o1", "a_o1", "o2", "a_o2", "E1", "E2", "E_total")

@@ -24,9 +24,10 @@ from test_export import write_run
 from test_train import TRAIN, small, tensors
 
 from excelgen import cli as excelgen_cli
-from excelgen import formats, layout, reference
-from excelgen.config import Config, Training
-from excelgen.sweep import write_sweep
+from excelgen.model import reference
+from excelgen.model.config import Config, Training
+from excelgen.sheets import formats, layout
+from excelgen.sheets.sweep import write_sweep
 from trainer import cli, train
 from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
 

@@ -17,11 +17,13 @@ import pytest
 from openpyxl import load_workbook
 from spreadsheet import named_cell
 
-from excelgen import exercise, formats, layout, workbook
-from excelgen.config import Config, Network, Training
-from excelgen.package import Package
-from excelgen.reference import FD_STEP, FORWARD, TOLERANCE, gradient_check, initial_point, run_all
-from excelgen.workbook import write_workbook
+from excelgen import assemble
+from excelgen.assemble import write_workbook
+from excelgen.model.config import Config, Network, Training
+from excelgen.model.reference import FD_STEP, FORWARD, TOLERANCE, gradient_check, initial_point, run_all
+from excelgen.sheets import formats, layout
+from excelgen.sheets.backprop import exercise
+from xlsxedit.package import Package
 
 SMALL = Config(training=Training(learning_rates=(0.1, 0.5, 2.0), iterations=12))
 BIASES = Config(
@@ -463,7 +465,7 @@ def test_weight_chart_sits_right_of_the_etotal_chart(books: dict[str, Path]) -> 
 def test_fast_worksheet_matches_plain_xlsxwriter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     fast, plain = tmp_path / "fast.xlsx", tmp_path / "plain.xlsx"
     write_workbook(BIASES, fast)
-    monkeypatch.setattr(workbook, "FormulaWorksheet", workbook.Worksheet)
+    monkeypatch.setattr(assemble, "FormulaWorksheet", assemble.Worksheet)
     write_workbook(BIASES, plain)
     with zipfile.ZipFile(fast) as a, zipfile.ZipFile(plain) as b:
         assert a.namelist() == b.namelist()
@@ -473,7 +475,7 @@ def test_fast_worksheet_matches_plain_xlsxwriter(tmp_path: Path, monkeypatch: py
 
 
 def test_check_rel_diff_formula_mirrors_the_reference() -> None:
-    from excelgen.check import rel_diff
+    from excelgen.sheets.formulas import rel_diff
 
     assert rel_diff("C9", "D9") == "=IF(MAX(ABS(C9),ABS(D9))=0,0,ABS(C9-D9)/MAX(ABS(C9),ABS(D9)))"
     assert rel_diff("C9", "D9", 1e-20) == "=ABS(C9-D9)/MAX(ABS(C9),ABS(D9),1E-20)"

@@ -1,4 +1,4 @@
-"""The one workbook writer (excelgen/writer.py) and what it promises every user's file: concurrent writers all
+"""The one workbook writer (xlsxedit/writer.py) and what it promises every user's file: concurrent writers all
 land, a symlink stays a link, an interrupted write (Ctrl-C, SIGTERM, kill -9) leaves the old file and no
 temporary file, regenerating keeps every sheet that is not excelgen's, and a hostile file is refused."""
 
@@ -20,11 +20,13 @@ from openpyxl import load_workbook
 from spreadsheet import _sheet_parts, error_cells, libreoffice_recalc, set_named_cells_keep_cache
 from test_export import write_run
 
-from excelgen import cli, files, layout, writer
-from excelgen.config import Config, ConfigError, Training
-from excelgen.package import Limits, Package, PackageError
+from excelgen import cli
+from excelgen.model.config import Config, ConfigError, Training
+from excelgen.sheets import layout
 from trainer.errors import UserError
 from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
+from xlsxedit import files, writer
+from xlsxedit.package import Limits, Package, PackageError
 
 ROOT = Path(__file__).resolve().parents[1]
 SMALL = Config(training=Training(learning_rates=(0.1, 0.5), iterations=5))

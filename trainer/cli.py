@@ -24,7 +24,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from excelgen import console
+import terminal
 
 from . import config, runtime
 from .errors import UserError
@@ -123,7 +123,7 @@ def check_train_args(args: argparse.Namespace) -> None:
     if out.exists() and not out.is_dir():
         raise UserError(f"--out {out}: is a file; pass a folder for the run folders")
     if not args.no_workbook:  # found out now, not after the training
-        from excelgen import writer
+        from xlsxedit import writer
 
         try:
             writer.check_target(args.workbook, open_ok=True)
@@ -249,7 +249,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console.use_fallback_if_needed()
+    terminal.use_fallback_if_needed()
     try:
         args = parser().parse_args(argv)
     except SystemExit as e:  # argparse has printed its usage and error

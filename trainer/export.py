@@ -1,7 +1,7 @@
 """A training run into the user's workbook: the `MNIST` sheet (settings, layers, epochs, two native
 charts, and below them what the network learned: trainer/learned.py) and one new row of the `Runs` sheet.
-The sheets are drawn with xlsxwriter in a scratch workbook and handed to excelgen's workbook writer
-(excelgen.writer), which grafts them into the user's file, leaves every other part of it byte-identical, and
+The sheets are drawn with xlsxwriter in a scratch workbook and handed to the shared workbook writer
+(xlsxedit.writer), which grafts them into the user's file, leaves every other part of it byte-identical, and
 writes it locked, atomically and with a backup.
 
 A run folder may come from anyone: log.json and results.json are read within limits, and every text in
@@ -19,8 +19,8 @@ from typing import Any
 
 import xlsxwriter
 
-from excelgen import writer
-from excelgen.package import Package
+from xlsxedit import writer
+from xlsxedit.package import Package
 
 from . import learned
 from .errors import UserError, one_line
@@ -384,8 +384,8 @@ def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
 
 def _default_workbook(folder: Path) -> Package:
     """excelgen's workbook for the course's values, for a user who has none yet."""
-    from excelgen.config import Config
-    from excelgen.workbook import write_workbook
+    from excelgen.assemble import write_workbook
+    from excelgen.model.config import Config
 
     path = folder / "excelgen.xlsx"
     write_workbook(Config(), path, tmpdir=folder)

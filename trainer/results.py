@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from excelgen.files import write_atomic
+from xlsxedit.files import write_atomic
 
 from .errors import one_line
 

@@ -25,8 +25,8 @@ import torchinfo
 from torch import nn
 from tqdm import tqdm
 
-from excelgen import files
-from excelgen.files import remove_leftovers, write_atomic
+from xlsxedit import files
+from xlsxedit.files import remove_leftovers, write_atomic
 
 from . import augment, config, evaluate, models, runtime
 from .errors import UserError, one_line

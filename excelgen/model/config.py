@@ -21,9 +21,6 @@ else:  # pragma: no cover - Python 3.10
 WEIGHTS = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8")
 BIASES = ("b1", "b2")
 
-# Excel, LibreOffice and Google Sheets all stop at 1,048,576 rows; the table needs its header rows above it.
-SHEET_MAX_ROWS = 1_048_576
-
 
 class ConfigError(ValueError):
     """A user mistake in the config or the command line: printed as one line, never as a traceback."""
@@ -115,17 +112,12 @@ def _learning_rates(source: str, key: str, value: Any, limit: int | None = None)
     return rates
 
 
-def max_iterations(first_data_row: int) -> int:
-    """The most updates a table can hold when its iteration 0 sits on 0-based row `first_data_row`."""
-    return SHEET_MAX_ROWS - first_data_row - 1
-
-
-def _iterations(source: str, key: str, value: Any, limit: int) -> int:
+def _iterations(source: str, key: str, value: Any, limit: int | None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise ConfigError(source, key, f"expected a whole number, got {type(value).__name__} {_short(value)}")
     if value < 1:
         raise ConfigError(source, key, f"must be at least 1, got {value}")
-    if value > limit:
+    if limit is not None and value > limit:
         raise ConfigError(source, key, f"{value} rows do not fit in a sheet; the most is {limit}")
     return value
 
@@ -146,8 +138,8 @@ def from_dict(
     iteration_limit: int | None = None,
     rate_limit: int | None = None,
 ) -> Config:
-    """Build a validated Config from parsed TOML."""
-    limit = iteration_limit if iteration_limit is not None else max_iterations(0)
+    """Build a validated Config from parsed TOML. The limits are what the output can hold (the sheets know
+    theirs: excelgen's cli passes them); None checks no upper bound."""
     _check_keys(source, "", data, {"network", "training"})
     net_fields = set(Network.__dataclass_fields__)
     net = _check_keys(source, "network", data.get("network", {}), net_fields)
@@ -159,7 +151,9 @@ def from_dict(
         rates = train["learning_rates"]
         kwargs["learning_rates"] = _learning_rates(source, "training.learning_rates", rates, rate_limit)
     if "iterations" in train:
-        kwargs["iterations"] = _iterations(source, "training.iterations", train["iterations"], limit)
+        kwargs["iterations"] = _iterations(
+            source, "training.iterations", train["iterations"], iteration_limit
+        )
     if "train_biases" in train:
         value = train["train_biases"]
         if not isinstance(value, bool):
@@ -207,11 +201,12 @@ def override(
     rate_limit: int | None = None,
 ) -> Config:
     """Apply command-line flags on top of the file, with the same checks."""
-    limit = iteration_limit if iteration_limit is not None else max_iterations(0)
     training = config.training
     if learning_rates is not None:
         rates = _learning_rates(config.source, "--lr", learning_rates, rate_limit)
         training = replace(training, learning_rates=rates)
     if iterations is not None:
-        training = replace(training, iterations=_iterations(config.source, "--iterations", iterations, limit))
+        training = replace(
+            training, iterations=_iterations(config.source, "--iterations", iterations, iteration_limit)
+        )
     return replace(config, training=training)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from xlsxwriter.utility import xl_range
 from xlsxwriter.worksheet import Worksheet
 
-from . import layout
-from .cells import Cells
-from .config import Config
-from .formats import Formats
+from ...model.config import Config
+from .. import layout
+from ..cells import Cells
+from ..formats import Formats
 
 INSTRUCTION = (
     "Exercise: set FALSE to blank iterations 0 and 1, the diagram's values and the gradient check; "

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from . import layout
-from .cells import Cells
-from .config import Config
-from .formats import Formats
-from .notation import EDGES
+from ...model.config import Config
+from ...model.notation import EDGES
+from .. import layout
+from ..cells import Cells
+from ..formats import Formats
 
 
 def add(cells: Cells, config: Config, run: Mapping[str, np.ndarray], formats: Formats) -> None:

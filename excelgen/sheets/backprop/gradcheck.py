@@ -5,7 +5,7 @@ For each trained parameter p, at iteration 0: E_total recomputed by a live formu
 to p − h (h is the named input fd_step), the central difference (E₊ − E₋) / 2h (named fd_w1 …), the chain
 rule's gradient from the table's row 0, and their relative difference; the largest is gradcheck_max_rel_diff.
 
-Each E₊ / E₋ formula is the table's forward pass (table.forward) with p replaced by (p+fd_step) and every
+Each E₊ / E₋ formula is the table's forward pass (formulas.forward) with p replaced by (p+fd_step) and every
 quantity that does not depend on p read from row 0, so it does what reference.gradient_check does, operation
 for operation, and the cached values are that function's.
 
@@ -23,12 +23,12 @@ from __future__ import annotations
 
 from xlsxwriter.worksheet import Worksheet
 
-from . import layout, table
-from .cells import Cells
-from .check import rel_diff
-from .config import BIASES, Config
-from .formats import Formats
-from .reference import FD_STEP, FORWARD, gradient_check, initial_point
+from ...model.config import BIASES, Config
+from ...model.reference import FD_STEP, FORWARD, gradient_check, initial_point
+from .. import layout
+from ..cells import Cells
+from ..formats import Formats
+from ..formulas import forward, rel_diff
 
 ROW_LABELS = {
     "value": "the parameter at iteration 0",
@@ -62,7 +62,7 @@ def moved_etotal(config: Config, param: str, sign: str) -> str:
         return _row0(config, name)
 
     for name in FORWARD:  # in the order they are computed, so that each finds what it reads expanded
-        text = table.forward(v)[name]
+        text = forward(v)[name]
         if moved in text:
             expanded[name] = text
     return "=" + expanded["E_total"]

@@ -1,4 +1,4 @@
-"""Which step the gradient check should use: `python -m excelgen.fdstep`.
+"""Which step the gradient check should use: `python -m excelgen.tools.fdstep`.
 
 For several networks (the course's, the course's with trained biases, the edited one of the tests, and
 RANDOM random ones) and several steps h: the largest relative difference between the central difference and
@@ -18,11 +18,11 @@ from pathlib import Path
 import numpy as np
 from openpyxl import load_workbook
 
-from . import layout
-from .config import WEIGHTS, Config, Network, Training
+from ..assemble import write_workbook
+from ..model.config import WEIGHTS, Config, Network, Training
+from ..model.reference import FD_STEP, gradient_check, initial_point
+from ..sheets import layout
 from .libreoffice import recalc_many, soffice
-from .reference import FD_STEP, gradient_check, initial_point
-from .workbook import write_workbook
 
 STEPS = (1e-3, 1e-4, 3e-5, 1e-5, 3e-6, 1e-6, 1e-7)
 RANDOM = 12
@@ -76,7 +76,7 @@ def libreoffice_worst(nets: dict[str, Network], workdir: Path) -> dict[tuple[str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m excelgen.fdstep", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m excelgen.tools.fdstep", description=__doc__.splitlines()[0])
     p.add_argument("--no-libreoffice", action="store_true", help="numpy only")
     args = p.parse_args(argv)
     nets = networks()

@@ -8,11 +8,11 @@ import numpy as np
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from ..model.config import Config
 from . import layout
-from .config import Config
+from .charts import sweep_chart
 from .fastsheet import write_cells
 from .formats import Formats
-from .sheets import category_axis
 
 
 def write_sweep(
@@ -58,32 +58,3 @@ def write_sweep(
     linear, log = layout.sweep_chart_cells(config)
     sheet.insert_chart(*linear, sweep_chart(book, config, "E_total by learning rate"))
     sheet.insert_chart(*log, sweep_chart(book, config, "E_total by learning rate (log scale)", log=True))
-
-
-def sweep_chart(book: Workbook, config: Config, title: str, log: bool = False):
-    """A line chart with one series per learning rate, each named by its header cell."""
-    first = layout.SWEEP_FIRST_DATA_ROW
-    last = first + config.training.iterations
-    it = layout.SWEEP_ITERATION_COL
-    chart = book.add_chart({"type": "line"})
-    for lr in layout.sweep_chart_rates(config):
-        col = layout.sweep_column(config, lr)
-        chart.add_series(
-            {
-                "name": [layout.SWEEP, layout.SWEEP_HEADER_ROW, col],
-                "categories": [layout.SWEEP, first, it, last, it],
-                "values": [layout.SWEEP, first, col, last, col],
-                "line": {"width": 1.75},
-            }
-        )
-    chart.set_title({"name": title, "name_font": {"size": 12}})
-    chart.set_x_axis(category_axis(config))
-    y_axis = {"name": "E_total", "major_gridlines": {"visible": True}}
-    if log:
-        y_axis.update(log_base=10, num_format="0.0E+00")
-    chart.set_y_axis(y_axis)
-    # Below the plot: beside it, LibreOffice squeezes the plot and cuts the names to "η =".
-    chart.set_legend({"position": "bottom"})
-    width, height = layout.SWEEP_CHART_SIZE
-    chart.set_size({"width": width, "height": height})
-    return chart

@@ -12,26 +12,18 @@ from collections.abc import Mapping
 import numpy as np
 from xlsxwriter.worksheet import Worksheet
 
+from ..model.config import Config
+from ..model.reference import E_TOTAL_FLOOR, TOLERANCE
 from . import layout
 from .cells import Cells
-from .config import Config
 from .fastsheet import write_cells
 from .formats import Formats
-from .reference import E_TOTAL_FLOOR, TOLERANCE
+from .formulas import rel_diff
 
 EDITED_MESSAGE = (
     "INPUTS EDITED — the reference is for the generated inputs; "
     "run `make workbook` (or excelgen --config …) to regenerate"
 )
-
-
-def rel_diff(a: str, b: str, floor: float = 0.0) -> str:
-    """|a − b| / max(|a|, |b|, floor), 0 when that is 0: reference.rel_diff as a formula."""
-    if floor > 0:
-        literal = repr(floor).upper()  # 1E-20: the spelling every spreadsheet parses
-        return f"=ABS({a}-{b})/MAX(ABS({a}),ABS({b}),{literal})"
-    scale = f"MAX(ABS({a}),ABS({b}))"
-    return f"=IF({scale}=0,0,ABS({a}-{b})/{scale})"
 
 
 def status_formula() -> str:

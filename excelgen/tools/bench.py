@@ -1,4 +1,4 @@
-"""How fast and how big: `python -m excelgen.bench` (also `make bench`).
+"""How fast and how big: `python -m excelgen.tools.bench` (also `make bench`).
 
 For each case, a fresh Python process writes the workbook with `excelgen.cli.generate` and reports the time
 that call took (wall clock, and the CPU time it used, which other load on a shared machine inflates less)
@@ -6,7 +6,7 @@ and its peak resident memory (``ru_maxrss`` of that process, so the interpreter 
 are included: it is what a user's `excelgen` run needs). The parent then reports the file size and
 LibreOffice's time to open, fully recalculate and save the file headless, its start-up included.
 
-LibreOffice is driven by excelgen/libreoffice.py, as in the tests.
+LibreOffice is driven by excelgen/tools/libreoffice.py, as in the tests.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from pathlib import Path
 
 import openpyxl
 
-from . import layout
-from .cli import generate
-from .config import Config, Training
+from ..cli import generate
+from ..model.config import Config, Training
+from ..sheets import layout
 from .libreoffice import recalc, soffice
 
 # The documents' six rates plus the plateau one: the "10,000 iterations x 7 rates" case of the issue.
@@ -60,7 +60,7 @@ def _child(case: str, out: Path) -> None:
 def _measure(case: str, out: Path) -> dict[str, float]:
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "excelgen.bench", "--child", case, str(out)],
+        [sys.executable, "-m", "excelgen.tools.bench", "--child", case, str(out)],
         capture_output=True,
         text=True,
         check=True,
@@ -92,7 +92,7 @@ def check_status(recalculated: Path) -> tuple[str, float]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m excelgen.bench", description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(prog="python -m excelgen.tools.bench", description=__doc__.splitlines()[0])
     p.add_argument("--no-libreoffice", action="store_true", help="skip LibreOffice's recalculation time")
     p.add_argument("--cases", nargs="+", choices=list(CASES), default=list(CASES))
     p.add_argument("--child", nargs=2, metavar=("CASE", "OUT"), help=argparse.SUPPRESS)

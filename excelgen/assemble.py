@@ -16,15 +16,17 @@ from xlsxwriter.exceptions import FileCreateError
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from . import formats as fmt
-from . import layout
-from .check import write_check
-from .config import Config
-from .fastsheet import FormulaWorksheet
-from .package import owner_property
-from .reference import run_all
-from .sheets import write_backprop, write_lr_sheet
-from .sweep import write_sweep
+from xlsxedit.package import owner_property
+
+from .model.config import Config
+from .model.reference import run_all
+from .sheets import formats as fmt
+from .sheets import layout
+from .sheets.backprop.sheet import write_backprop
+from .sheets.check import write_check
+from .sheets.fastsheet import FormulaWorksheet
+from .sheets.rates import write_lr_sheet
+from .sheets.sweep import write_sweep
 
 # Table rows in all (about 3 KB of XML each, 0.5 KB compressed) past which a part or the archive may pass
 # the 2 GB that plain zip allows; ZIP64 only then, as some Excel versions warn about it where not needed.

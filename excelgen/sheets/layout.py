@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from xlsxwriter.utility import xl_col_to_name, xl_rowcol_to_cell
 
-from .config import BIASES, WEIGHTS, Config, max_iterations
+from ..model.config import BIASES, WEIGHTS, Config
 
 # --- Sheets, in workbook order: Backprop, one per learning rate, LR sweep, Check. ---------------------------
 
@@ -106,8 +106,10 @@ FIRST_DATA_ROW = HEADER_ROW + 1  # iteration 0: the initial weights
 ITERATION_COL = 0  # column A: the iteration number 0…N
 FIRST_TABLE_COL = 1  # column B: the first of columns(config)
 
+# Excel, LibreOffice and Google Sheets all stop at 1,048,576 rows; the table needs its header rows above it.
+SHEET_MAX_ROWS = 1_048_576
 # The most updates a table can hold: the tables reach lowest of all the sheets' rows.
-MAX_ITERATIONS = max_iterations(FIRST_DATA_ROW)
+MAX_ITERATIONS = SHEET_MAX_ROWS - FIRST_DATA_ROW - 1
 SHEET_MAX_COLS = 16_384  # Excel's, LibreOffice's and Google Sheets' last column is XFD
 
 _FORWARD_HIDDEN = ["h1", "a_h1", "h2", "a_h2"]
@@ -115,15 +117,14 @@ _FORWARD_OUTPUT = ["o1", "a_o1", "o2", "a_o2"]
 _ERRORS = ["E1", "E2", "E_total"]
 
 
-def columns(config: Config) -> list[str]:
+def _table_columns(bias: bool) -> tuple[str, ...]:
     """The table's columns in order, named by reference.py's keys.
 
     The documents' order: t1, t2, i1, i2, w1…w4, h1, a_h1, h2, a_h2, w5…w8, o1, a_o1, o2, a_o2, E1, E2,
     E_total, dE/dw1…dE/dw8. With biases (config.has_biases) b1 joins the first layer's weights, b2 the
     second layer's, and dE/db1, dE/db2 follow the weight gradients.
     """
-    bias = config.has_biases
-    return [
+    return (
         "t1", "t2", "i1", "i2",
         *WEIGHTS[:4], *(["b1"] if bias else []),
         *_FORWARD_HIDDEN,
@@ -132,12 +133,27 @@ def columns(config: Config) -> list[str]:
         *_ERRORS,
         *(f"dE/d{w}" for w in WEIGHTS),
         *((f"dE/d{b}" for b in BIASES) if bias else []),
-    ]  # fmt: skip
+    )  # fmt: skip
+
+
+# A table's columns depend on one thing, whether it has bias columns: both shapes, built once.
+_COLUMNS = {bias: _table_columns(bias) for bias in (False, True)}
+_COLUMN = {
+    bias: {name: FIRST_TABLE_COL + k for k, name in enumerate(names)} for bias, names in _COLUMNS.items()
+}
+
+
+def columns(config: Config) -> list[str]:
+    """The table's columns in order (see _table_columns), named by reference.py's keys."""
+    return list(_COLUMNS[config.has_biases])
 
 
 def column(config: Config, name: str) -> int:
     """The 0-based column of a table column on every table sheet."""
-    return FIRST_TABLE_COL + columns(config).index(name)
+    try:
+        return _COLUMN[config.has_biases][name]
+    except KeyError:
+        raise ValueError(f"{name!r} is not a column of this table") from None
 
 
 def data_row(iteration: int) -> int:
@@ -383,7 +399,7 @@ def check_etotal_cols(config: Config, table: int) -> tuple[int, int, int]:
 
 def named_cells(config: Config) -> dict[str, tuple[str, int, int]]:
     """Name -> (sheet, row, column) of its single cell: the workbook-level names excelgen defines for a config
-    (the named inputs, eta, the exercise switch, the gradient check, the Check summary); workbook.py defines
+    (the named inputs, eta, the exercise switch, the gradient check, the Check summary); assemble.py defines
     exactly these."""
     names = {name: (BACKPROP, *cell) for name, cell in INPUT_CELLS.items()}
     names[ETA] = (BACKPROP, *ETA_CELL)

@@ -2,20 +2,25 @@
 
 Each formula mirrors reference.evaluate operation for operation (the same sums and left-to-right products),
 so a spreadsheet that recalculates lands on numpy's numbers to the last bit or two.
+
+What every table sheet shows with its table lives here too: the legend of its colours and the validation of
+the η cell its updates read.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from xlsxwriter.worksheet import Worksheet
 
+from ..model.config import BIASES, WEIGHTS, Config
+from ..model.notation import column_note
 from . import layout
-from .config import BIASES, WEIGHTS, Config
+from .cells import Cells
 from .fastsheet import write_cells
 from .formats import GRADIENT_NEGATIVE, GRADIENT_POSITIVE, GRADIENT_ZERO, Formats
-from .notation import column_note
+from .formulas import forward
 
 GROUPS = (  # (first column of a group, its label)
     ("t1", "targets and inputs"),
@@ -26,32 +31,6 @@ GROUPS = (  # (first column of a group, its label)
     ("E1", "error"),
     ("dE/dw1", "gradients ∂E_total/∂·"),
 )
-
-
-def sigmoid(x: str) -> str:
-    """σ(x) without overflow: no EXP argument is ever positive (reference.sigmoid, same operations)."""
-    return f"EXP(MIN({x},0))/(1+EXP(-ABS({x})))"
-
-
-def forward(v: Callable[[str], str]) -> dict[str, str]:
-    """The forward pass as formula text, h1 … E_total, each from v(name) of what it reads.
-
-    The table passes the cells of the row; the gradient check passes iteration 0's cells with one parameter
-    moved. Without bias columns the (untrained) biases come from their named cells, so editing one counts.
-    """
-    return {
-        "h1": f"{v('w1')}*{v('i1')}+{v('w2')}*{v('i2')}+{v('b1')}",
-        "a_h1": sigmoid(v("h1")),
-        "h2": f"{v('w3')}*{v('i1')}+{v('w4')}*{v('i2')}+{v('b1')}",
-        "a_h2": sigmoid(v("h2")),
-        "o1": f"{v('w5')}*{v('a_h1')}+{v('w6')}*{v('a_h2')}+{v('b2')}",
-        "a_o1": sigmoid(v("o1")),
-        "o2": f"{v('w7')}*{v('a_h1')}+{v('w8')}*{v('a_h2')}+{v('b2')}",
-        "a_o2": sigmoid(v("o2")),
-        "E1": f"0.5*({v('t1')}-{v('a_o1')})^2",
-        "E2": f"0.5*({v('t2')}-{v('a_o2')})^2",
-        "E_total": f"{v('E1')}+{v('E2')}",
-    }
 
 
 def templates(config: Config, eta: str) -> tuple[dict[str, str], dict[str, str]]:
@@ -193,3 +172,42 @@ def gradient_colours(sheet: Worksheet, config: Config) -> None:
                 "max_color": GRADIENT_POSITIVE,
             },
         )
+
+
+# --- What every table sheet shows with its table: the colours' legend, the η cell's validation. ---
+
+GRADIENT_NOTE = "Gradient colours: red < 0 < blue, scaled per column"
+
+
+def eta_validation(cell_name: str) -> dict:
+    return {
+        "validate": "decimal",
+        "criteria": ">",
+        "value": 0,
+        "input_title": "Learning rate η",
+        "input_message": f"{cell_name}: any number > 0 (the documents try 0.1 to 1000)",
+        "error_title": "η must be a number > 0",
+        "error_message": "The learning rate must be a number greater than 0.",
+    }
+
+
+def legend(cells: Cells, row: int, formats: Formats, exercise: bool = False) -> None:
+    """The colours of a table sheet, one swatch each from column B, the exercise's grey too on Backprop, and
+    a note: to the right of the swatches on Backprop, below them elsewhere (a chart covers the right)."""
+    swatches = [
+        ("input", formats.swatch_input),
+        ("formula", formats.swatch_formula),
+        ("E_total", formats.swatch_e_total),
+        ("∂E/∂· < 0", formats.swatch_negative),
+        ("∂E/∂· > 0", formats.swatch_positive),
+    ]
+    if exercise:
+        swatches.append(("to work out", formats.swatch_hidden))
+    cells.text(row, 0, "colours", formats.label)
+    for k, (text, fmt) in enumerate(swatches):
+        cells.text(row, layout.LEGEND_COL + k, text, fmt)
+    if exercise:
+        note = f"Edit an input and everything follows. {GRADIENT_NOTE}; red weights go up."
+        cells.text(row, layout.LEGEND_COL + len(swatches), note, formats.note)
+    else:
+        cells.text(row + 1, 0, GRADIENT_NOTE + ".", formats.note)
