@@ -13,9 +13,11 @@ from pathlib import Path
 
 import numpy as np
 from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.utility import quote_sheetname
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
+from xlsxedit import ownership
 from xlsxedit.package import owner_property
 
 from .model.config import Config
@@ -59,8 +61,11 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
             "comments": "Written by excelgen; every table cell is a live formula.",
         }
     )
+    # The ownership records (xlsxedit/ownership.py), as Package.set_owned_sheets writes them.
+    token = ownership.new_token()
     for k, name in enumerate(layout.sheet_names(config), start=1):
         book.set_custom_property(owner_property(OWNER, k), name)
+    book.set_custom_property(ownership.token_property(OWNER), token)
     formats = fmt.create(book)
 
     def sheet(name: str) -> Worksheet:
@@ -79,6 +84,9 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
 
     for name, (sheet_name, row, col) in layout.named_cells(config).items():
         book.define_name(name, "=" + layout.ref(sheet_name, row, col))
+    for name in layout.sheet_names(config):
+        mark = ownership.mark_formula(OWNER, token, name)
+        book.define_name(f"{quote_sheetname(name)}!{ownership.MARK_NAME}", "=" + mark)
 
     try:
         book.close()

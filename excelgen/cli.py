@@ -11,12 +11,14 @@ Runs sheets and any sheet a user added stay as they are. Ctrl-C exits 130 and le
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import terminal
-from xlsxedit import writer
+from xlsxedit import files, writer
 from xlsxedit.package import Package
 
 from .assemble import OWNER, Runs, write_workbook
@@ -28,8 +30,9 @@ DEFAULT_OUT = Path("output/backprop.xlsx")
 
 
 def excelgen_sheets(book: Package) -> list[str]:
-    """The sheets of `book` that excelgen wrote. Workbooks written before excelgen recorded its sheets are
-    known by the note excelgen wrote in their properties; in those its sheets are the ones with its names."""
+    """The sheets of `book` that excelgen wrote (xlsxedit/ownership.py). Workbooks that hold no record at all
+    (written before records were kept) are known by the note excelgen wrote in their properties; in those its
+    sheets are the ones with its names."""
     return writer.owned_sheets(book, OWNER, legacy=_legacy_sheets)
 
 
@@ -39,10 +42,48 @@ def _legacy_sheets(book: Package) -> list[str]:
     return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
 
 
-def generate(config: cfg.Config, out: Path) -> Runs:
+def edited_inputs(book: Package, config: cfg.Config) -> list[tuple[str, str, float]]:
+    """(label, value in the workbook, value from the config) of each input on excelgen's sheets of `book`
+    (the named inputs, eta, each η sheet's η) whose value differs from what `config` gives it."""
+    mine = {s.lower() for s in excelgen_sheets(book)}
+    names = {d.name.lower(): d.text for d in book.defined_names() if d.local_sheet is None}
+    changed = []
+    for label, formula, value in layout.check_inputs(config):
+        m = _CELL_REF.fullmatch(names.get(formula.lower(), formula))
+        if m is None:
+            continue
+        sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+        if sheet.lower() not in mine:
+            continue
+        old = existing_value(book.cell_text(sheet, m.group(3)))
+        if old is not None and not math.isclose(float(old), value, rel_tol=1e-12, abs_tol=0.0):
+            changed.append((label, old, value))
+    return changed
+
+
+_CELL_REF = re.compile(r"=?(?:'((?:[^']|'')+)'|([^'!]+))!(\$?[A-Z]+\$?\d+)")
+
+
+def existing_value(text: str | None) -> str | None:
+    """A cell's text when it is a finite number, else None (a blank, a text, an error: nothing to compare)."""
+    try:
+        return text if text is not None and math.isfinite(float(text)) else None
+    except ValueError:
+        return None
+
+
+def replaced_note(changed: list[tuple[str, str, float]], backup: Path) -> str:
+    """One line saying which edited inputs a regeneration replaced, and where the previous file is."""
+    edits = ", ".join(f"{label} {float(old):g} → {new:g}" for label, old, new in changed)
+    return f"replaced inputs edited in the workbook by the config's: {edits} (the previous file is {backup})"
+
+
+def generate(config: cfg.Config, out: Path, notes: list[str] | None = None) -> Runs:
     """Write the workbook for `config` to `out` through writer.update_workbook: a new file, or excelgen's
-    sheets replaced in an existing workbook whose other sheets are kept. Returns the reference runs whose
-    values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
+    sheets replaced in an existing workbook whose other sheets and names are kept. Returns the reference runs
+    whose values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
+    `notes`, when given, receives lines for the user: where the previous version is, and which inputs edited
+    in the workbook the config's values replaced.
     """
     out = Path(out)
     runs = reference.run_all(config)
@@ -55,10 +96,17 @@ def generate(config: cfg.Config, out: Path) -> Runs:
             f"these values overflow float64 ({column} at iteration {row} of η = {lr:g}); use smaller numbers",
         )
 
+    said: list[str] = []
+
     def change(existing: Package | None, folder: Path) -> Path:
+        said.clear()
+        if existing is not None:
+            backup = writer.backup_path(files.real_target(out))
+            changed = edited_inputs(existing, config)
+            said.append(replaced_note(changed, backup) if changed else f"the previous file is {backup}")
         fresh = folder / "excelgen.xlsx"
         write_workbook(config, fresh, tmpdir=folder, runs=runs)
-        if existing is None or set(existing.sheet_names()) <= set(excelgen_sheets(existing)):
+        if existing is None or writer.holds_only_owned(existing, OWNER, layout.owns_name, _legacy_sheets):
             return fresh  # nothing of anyone else's to keep
         merged = folder / "merged.xlsx"
         with Package(fresh) as scratch:
@@ -78,6 +126,8 @@ def generate(config: cfg.Config, out: Path) -> Runs:
         writer.update_workbook(out, change)
     except writer.WorkbookError as e:
         raise cfg.ConfigError(str(out), "--out", str(e)) from None
+    if notes is not None:
+        notes.extend(said)
     return runs
 
 
@@ -123,7 +173,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = build_config(args)
-        runs = generate(config, args.out)
+        notes: list[str] = []
+        runs = generate(config, args.out, notes)
     except cfg.ConfigError as exc:
         print(f"excelgen: error: {exc}", file=sys.stderr)
         return 2
@@ -131,4 +182,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"excelgen: interrupted; {args.out} is unchanged", file=sys.stderr)
         return 130
     print(summary(config, args.out, runs))
+    for note in notes:
+        print(f"  {note}")
     return 0

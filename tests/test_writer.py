@@ -102,7 +102,7 @@ def test_regenerating_keeps_mnist_runs_and_the_users_sheets(tmp_path: Path) -> N
     after = sheet_xml(book)
     for kept in (MNIST_SHEET, RUNS_SHEET, "My notes", "η=9"):
         assert after[kept] == before[kept], f"{kept} changed"
-    assert (tmp_path / "backprop.bak.xlsx").read_bytes() == previous
+    assert (tmp_path / "backprop.bak.1.xlsx").read_bytes() == previous
     values = load_workbook(book, data_only=True)
     cell = layout.INPUT_CELLS["init_w1"]
     assert values.defined_names["init_w1"].attr_text == layout.ref(layout.BACKPROP, *cell)
@@ -167,7 +167,7 @@ def test_a_users_sheet_with_an_excelgen_name_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="has a sheet 'η=9' that excelgen did not write"):
         generate(book, Config(training=Training(learning_rates=(9.0,), iterations=5)))
     assert book.read_bytes() == before
-    assert leftovers(tmp_path) == [] and not (tmp_path / "backprop.bak.xlsx").exists()
+    assert leftovers(tmp_path) == [] and not (tmp_path / "backprop.bak.1.xlsx").exists()
 
 
 def test_a_users_sheet_named_like_the_trainers_is_not_replaced(tmp_path: Path) -> None:
@@ -245,8 +245,8 @@ def test_a_symlinked_workbook_is_written_through_and_stays_a_link(tmp_path: Path
     generate(link)
     assert link.is_symlink() and link.resolve() == real.resolve()
     assert MNIST_SHEET in sheet_names(real)
-    assert (tmp_path / "synced" / "backprop.bak.xlsx").is_file()
-    assert not (tmp_path / "backprop.bak.xlsx").exists()
+    assert (tmp_path / "synced" / "backprop.bak.1.xlsx").is_file()
+    assert not (tmp_path / "backprop.bak.1.xlsx").exists()
     assert real.read_bytes() != previous
 
 
@@ -318,7 +318,7 @@ def test_after_kill_9_the_next_write_removes_the_leftover(tmp_path: Path) -> Non
     folder, _, _, _, _ = _interrupted_write(tmp_path, lambda proc: proc.kill())
     assert any(p.name.endswith(".tmp") for p in folder.iterdir())  # what kill -9 leaves
     generate(folder / "backprop.xlsx")
-    assert sorted(p.name for p in folder.iterdir()) == ["backprop.bak.xlsx", "backprop.xlsx"]
+    assert sorted(p.name for p in folder.iterdir()) == ["backprop.bak.1.xlsx", "backprop.xlsx"]
 
 
 # -- a hostile file ----------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from typing import Any
 
 import xlsxwriter
 
-from xlsxedit import writer
+from xlsxedit import files, writer
 from xlsxedit.package import Package
 
 from . import learned
@@ -29,7 +29,6 @@ DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
 OWNER = "trainer"  # how the workbook records which sheets are the trainer's
 MNIST_SHEET = "MNIST"
 RUNS_SHEET = "Runs"
-NAME_PREFIX = "mnist_"  # the trainer's defined names
 MAX_LOG_BYTES = 16 * 2**20  # a 20-epoch log.json is ~5 KB
 MAX_EPOCHS = 10_000
 # xlsxwriter's defaults would turn a text starting with "=" into a formula and a URL into a hyperlink.
@@ -341,15 +340,18 @@ def _runs_sheet(wb: xlsxwriter.Workbook, fmt: dict, row: list[Any], row_number: 
         ws.write(row_number - 1, col, row[col], wb.add_format({"num_format": code}) if code else None)
 
 
-def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
+def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> Path | None:
     """Add or replace the MNIST sheet and append a Runs row in the workbook (excelgen's default workbook is
-    written first when there is none). Refused with a UserError, the workbook byte-identical, when it is
-    open in a spreadsheet program, is not a workbook, or has a sheet of that name not the trainer's."""
+    written first when there is none); returns where the previous version was kept, None when there was
+    none. Refused with a UserError, the workbook byte-identical, when it is open in a spreadsheet program, is
+    not a workbook, or has a sheet or defined name that the trainer needs and did not write."""
     run_dir, workbook = Path(run_dir), Path(workbook)
     log = load_log(run_dir)
     exported_at = datetime.now(timezone.utc)
+    backup: list[Path] = []
 
     def change(existing: Package | None, folder: Path) -> Path:
+        backup[:] = [writer.backup_path(files.real_target(workbook))] if existing is not None else []
         book = existing if existing is not None else _default_workbook(folder)
         try:
             runs_are_mine = RUNS_SHEET.lower() in {
@@ -364,7 +366,7 @@ def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
                 scratch,
                 [MNIST_SHEET, RUNS_SHEET],
                 keep=[RUNS_SHEET] if appending else [],
-                owns_name=lambda name: name.lower().startswith(NAME_PREFIX),
+                owns_name=learned.owns_name,
                 legacy=_legacy_sheets,
             )
             if appending:
@@ -380,6 +382,7 @@ def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
         writer.update_workbook(workbook, change)
     except writer.WorkbookError as e:
         raise UserError(f"{workbook}: {e}") from None
+    return backup[0] if backup else None
 
 
 def _default_workbook(folder: Path) -> Package:
@@ -398,7 +401,7 @@ FIRST_CELLS = {MNIST_SHEET: "MNIST: ", RUNS_SHEET: RUNS_COLUMNS[0][0]}
 
 def _legacy_sheets(book: Package) -> list[str]:
     """Before workbooks recorded the trainer's sheets, it exported them under these exact names, each with
-    its title in A1."""
+    its title in A1. Asked only of a workbook that holds no record at all (xlsxedit/ownership.py)."""
     return [
         name
         for name in book.sheet_names()

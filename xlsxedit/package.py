@@ -52,7 +52,12 @@ from xml.sax.saxutils import escape, quoteattr
 
 from xlsxwriter.utility import xl_cell_to_rowcol, xl_rowcol_to_cell
 
+from . import ownership
+
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+# ISO 29500 Strict: the same parts under other namespaces (Excel's "Strict Open XML Spreadsheet").
+NS_STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+STRICT_OFFICE_DOCUMENT = "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
 NS_DOC_REL = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 NS_PKG_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
 NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
@@ -220,6 +225,16 @@ def _owner_pattern(owner: str) -> re.Pattern[str]:
     return re.compile(rf"{re.escape(owner)} sheet (\d+)")
 
 
+class StrictWorkbook(PackageError):
+    """An ISO "Strict Open XML" workbook: other namespaces throughout, which this module does not edit."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            'is a "Strict Open XML Spreadsheet" workbook, which this tool cannot edit; it is unchanged: open '
+            'it in Excel or LibreOffice and save it as an ordinary .xlsx ("Excel Workbook"), then try again'
+        )
+
+
 class SheetNameTaken(PackageError):
     """A sheet to add has the name (case-insensitively) of a sheet the workbook keeps."""
 
@@ -382,11 +397,17 @@ class Package:
             self.parts = _Parts(self._zip, {i.filename: i for i in infos}, limits)
             if CONTENT_TYPES not in self.parts or "_rels/.rels" not in self.parts:
                 raise PackageError("no [Content_Types].xml or _rels/.rels: not an Office Open XML file")
-            books = [r for r in self.rels("") if r.type == REL_OFFICE_DOCUMENT and not r.external]
+            rels = self.rels("")
+            if any(r.type == STRICT_OFFICE_DOCUMENT for r in rels):
+                raise StrictWorkbook()
+            books = [r for r in rels if r.type == REL_OFFICE_DOCUMENT and not r.external]
             if not books or books[0].target not in self.parts:
                 raise PackageError("no workbook part")
             self.workbook = books[0].target
-            if _parse(self.parts[self.workbook], self.workbook).tag != _q(NS_MAIN, "workbook"):
+            tag = _parse(self.parts[self.workbook], self.workbook).tag
+            if tag == _q(NS_STRICT_MAIN, "workbook"):
+                raise StrictWorkbook()
+            if tag != _q(NS_MAIN, "workbook"):
                 raise PackageError(f"{self.workbook} is not a spreadsheet workbook")
         except BaseException:
             self.close()
@@ -840,6 +861,13 @@ class Package:
             if p.find(_q(NS_VT, "lpwstr")) is not None
         }
 
+    def custom_property_names(self) -> list[str]:
+        """The names of every custom document property, whatever its type."""
+        part = self._custom_part()
+        if part is None:
+            return []
+        return [p.get("name", "") for p in _parse(self.parts[part], part).iter(_q(NS_CUSTOM, "property"))]
+
     def owned_sheets(self, owner: str) -> list[str] | None:
         """The sheets `owner` recorded as its own ("<owner> sheet 1" …), in order; None when the file holds no
         such record (a workbook it never wrote, or one written before records were kept)."""
@@ -850,8 +878,11 @@ class Package:
                 found.append((int(m.group(1)), value))
         return [value for _, value in sorted(found)] if found else None
 
-    def set_owned_sheets(self, owner: str, sheets: Sequence[str]) -> None:
-        """Record `sheets` as owner's own, replacing what it recorded before."""
+    def set_owned_sheets(self, owner: str, sheets: Sequence[str], token: str | None = None) -> None:
+        """Record `sheets` as owner's own, replacing what it recorded before: the custom properties and, on
+        each sheet, its ownership mark (see ownership.py). `token` defaults to a new one."""
+        token = ownership.new_token() if token is None else token
+        self._set_marks(owner, sheets, token)
         part = self._custom_part()
         if part is None:
             part = self._unused_name(CUSTOM_PART)
@@ -866,20 +897,21 @@ class Package:
         vt = next((k for k, v in _namespaces(text).items() if v == NS_VT), None)
         properties = _element_spans(text, "property")
         mine = _owner_pattern(owner)
+        token_name = ownership.token_property(owner)
         edits = [
             (s.start, s.end, "")
             for s in properties
-            if mine.fullmatch(_unescape(_attr(s.open_tag(), "name") or ""))
+            if mine.fullmatch(name := _unescape(_attr(s.open_tag(), "name") or "")) or name == token_name
         ]
         pid = max([1] + [int(p.get("pid", "1")) for p in root.iter(_q(NS_CUSTOM, "property"))])
         prefix = properties[0].prefix if properties else _root_prefix(text, "Properties")
         vt_open = f"<{vt}:lpwstr>" if vt else f'<lpwstr xmlns="{NS_VT}">'
         vt_close = f"</{vt}:lpwstr>" if vt else "</lpwstr>"
+        records = [(owner_property(owner, k), sheet) for k, sheet in enumerate(sheets, start=1)]
         new = "".join(
             f'<{prefix}property fmtid="{CUSTOM_FMTID}" pid="{pid + k}" name={quoteattr(name)}>'
-            f"{vt_open}{escape(sheet)}{vt_close}</{prefix}property>"
-            for k, sheet in enumerate(sheets, start=1)
-            for name in [owner_property(owner, k)]
+            f"{vt_open}{escape(value)}{vt_close}</{prefix}property>"
+            for k, (name, value) in enumerate([*records, (token_name, token)], start=1)
         )
         close = re.search(rf"</{re.escape(prefix)}Properties>\s*$", text)
         if close is None:
@@ -890,6 +922,52 @@ class Package:
         else:
             edits.append((close.start(), close.start(), new))
         self._set_text(part, _apply(text, edits))
+
+    def _set_marks(self, owner: str, sheets: Sequence[str], token: str) -> None:
+        """Give each of `sheets` owner's mark (a sheet-local defined name), replacing any mark on them, and
+        drop owner's marks from every other sheet."""
+        names = [n.lower() for n in self.sheet_names()]
+        wanted = {s.lower() for s in sheets}
+        if not wanted <= set(names):
+            raise ValueError(f"no sheets {sorted(wanted - set(names))} to mark")  # a bug: we just wrote them
+        marks = ownership.sheet_marks(self)
+        elements = []
+        for d in self.defined_names():
+            if d.name.lower() == ownership.MARK_NAME.lower() and d.local_sheet is not None:
+                sheet = names[d.local_sheet] if d.local_sheet < len(names) else None
+                mark = next((m for n, m in marks.items() if n.lower() == sheet), None)
+                if sheet in wanted or (mark is not None and mark.owner == owner):
+                    continue
+            elements.append(d.span.xml)
+        p = self._names_prefix()
+        for sheet in sheets:
+            value = escape(ownership.mark_formula(owner, token, sheet))
+            local = names.index(sheet.lower())
+            tag = f'<{p}definedName name="{ownership.MARK_NAME}" localSheetId="{local}">'
+            elements.append(f"{tag}{value}</{p}definedName>")
+        self._write_defined_names(elements)
+
+    def structure_locked(self) -> bool:
+        """Whether the sheet structure is protected (Review ▸ Protect Workbook): no sheet may be added or
+        removed."""
+        protection = _container(self.text(self.workbook), "workbookProtection")
+        return protection is not None and _attr(protection.open_tag(), "lockStructure") in ("1", "true")
+
+    def cell_text(self, sheet: str, ref: str) -> str | None:
+        """The value a cell holds as the file writes it (a number's text, a string, TRUE as "1"), or None."""
+        part = self.sheet_part(sheet)
+        if part is None:
+            return None
+        ref = ref.replace("$", "").upper()
+        for cell in _parse(self.parts[part], part).iter(_q(NS_MAIN, "c")):
+            if cell.get("r") != ref:
+                continue
+            if cell.get("t") == "inlineStr":
+                return "".join(t.text or "" for t in cell.iter(_q(NS_MAIN, "t")))
+            if cell.get("t") == "s":
+                return None  # a shared string: no input of ours is text
+            return cell.findtext(_q(NS_MAIN, "v"))
+        return None
 
     def core_properties(self) -> dict[str, str]:
         """The file's core properties (title, description, creator …) by local name, as text."""

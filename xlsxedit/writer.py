@@ -7,12 +7,15 @@
 - the new file is made in a private folder beside the target (an unpredictable name), flushed to disk and
   renamed over it; any failure, Ctrl-C or SIGTERM leaves the old file as it was and no temporary file behind,
   and what a `kill -9` leaves is removed by the next writer;
-- the previous version stays as `<name>.bak.xlsx`;
+- the last BACKUPS versions stay as `<name>.bak.1.xlsx` (the newest) … `<name>.bak.5.xlsx`, each moved by a
+  rename and the newest made by a hard link (or a copy) renamed into place, so that none is ever half-written;
 - the existing workbook is read as untrusted input, within package.Limits, and refused in one line when it is
-  not a workbook this project can edit: it is never overwritten then.
+  not a workbook this project can edit (a Strict Open XML one included), or when its sheet structure is
+  locked: it is never overwritten then.
 
-What belongs to whom is recorded in the file (package.Package.owned_sheets): each program replaces only its
-own sheets and keeps every other sheet, the user's included.
+What belongs to whom is recorded in the file (ownership.py): each program replaces only its own sheets and
+defined names, and keeps every other sheet and name, the user's included; a name it needs that is the
+user's is a one-line refusal.
 """
 
 from __future__ import annotations
@@ -21,8 +24,8 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from . import files
-from .package import Package, PackageError, SheetNameTaken
+from . import files, ownership
+from .package import Package, PackageError, SheetNameTaken, StrictWorkbook
 
 SUFFIX = ".xlsx"
 # The longest suffix we add to a workbook's name (a temporary name: ".NAME." + 8 random characters + ".tmp").
@@ -33,9 +36,23 @@ class WorkbookError(Exception):
     """The workbook cannot be written as asked; the message is one line that says what to do."""
 
 
+BACKUPS = 5  # versions kept beside a workbook
+
+
+def backup_paths(target: Path) -> list[Path]:
+    """Where the previous versions of a workbook are kept, newest first: backprop.bak.1.xlsx … .bak.5.xlsx."""
+    return [target.with_name(f"{target.stem}.bak.{k}{target.suffix}") for k in range(1, BACKUPS + 1)]
+
+
 def backup_path(target: Path) -> Path:
-    """Where the previous version of a workbook is kept: backprop.xlsx -> backprop.bak.xlsx."""
-    return target.with_name(target.stem + ".bak" + target.suffix)
+    """Where the version a write replaces goes (the newest backup): backprop.xlsx -> backprop.bak.1.xlsx."""
+    return backup_paths(target)[0]
+
+
+UNLOCK = (
+    "its sheet structure is locked; unlock it (Excel: Review ▸ Protect Workbook; LibreOffice: Tools ▸ "
+    "Protect Spreadsheet Structure), then try again; it is unchanged"
+)
 
 
 def lock_files(path: Path) -> list[tuple[Path, str]]:
@@ -97,12 +114,15 @@ def update_workbook(path: Path, change: Callable[[Package | None, Path], Path]) 
         with files.signals_interrupt(), files.exclusive_lock(target):
             files.remove_leftovers(target)
             existing = _open_existing(target)
+            if existing is not None and existing.structure_locked():
+                existing.close()
+                raise WorkbookError(UNLOCK)
             try:
                 with files.private_folder(target) as folder:
                     new = change(existing, folder)
                     if existing is not None:
                         existing.close()
-                    files.commit(new, target, backup_path(target) if existing is not None else None)
+                    files.commit(new, target, backup_paths(target) if existing is not None else ())
             finally:
                 if existing is not None:
                     existing.close()
@@ -126,6 +146,8 @@ def _open_existing(target: Path) -> Package | None:
 
 
 def not_editable(e: PackageError) -> str:
+    if isinstance(e, StrictWorkbook):
+        return str(e)
     fix = "move it away or write to another file"
     return f"is not a workbook this tool can edit ({e}); it is unchanged: {fix}"
 
@@ -136,13 +158,43 @@ def not_editable(e: PackageError) -> str:
 def owned_sheets(
     book: Package, owner: str, legacy: Callable[[Package], list[str]] | None = None
 ) -> list[str]:
-    """The sheets of `book` that `owner` wrote, as the file records them; `legacy` answers for files written
-    before records were kept."""
-    recorded = book.owned_sheets(owner)
-    if recorded is None:
-        recorded = legacy(book) if legacy is not None else []
-    present = {n.lower(): n for n in book.sheet_names()}
-    return [present[n.lower()] for n in recorded if n.lower() in present]
+    """The sheets of `book` that `owner` wrote, as the file records them (ownership.owned_sheets); `legacy`
+    answers for files written before any record was kept."""
+    return ownership.owned_sheets(book, owner, legacy)
+
+
+def owned_names(book: Package, owner: str, mine: Sequence[str], claims: Callable[[str], bool]) -> set[str]:
+    """The global defined names of `book` that are `owner`'s (lower-cased): see ownership.owns_name."""
+    return {d.name.lower() for d in book.defined_names() if ownership.owns_name(d, mine, claims)}
+
+
+def holds_only_owned(
+    book: Package, owner: str, claims: Callable[[str], bool], legacy: Callable[[Package], list[str]] | None
+) -> bool:
+    """Whether everything of `book` that a whole new workbook would drop is `owner`'s: its sheets, its global
+    names and its custom properties (records excepted). Only then may a program write a new file over it."""
+    mine = owned_sheets(book, owner, legacy)
+    if {s.lower() for s in book.sheet_names()} - {m.lower() for m in mine}:
+        return False
+    ours = owned_names(book, owner, mine, claims)
+    if any(d.local_sheet is None and d.name.lower() not in ours for d in book.defined_names()):
+        return False
+    return all(ownership.is_record(name) for name in book.custom_property_names())
+
+
+def name_clash(book: Package, owner: str, scratch: Package, mine: Sequence[str], claims) -> str | None:
+    """The refusal when `scratch` defines a global name that `book` has as someone else's, else None."""
+    ours = owned_names(book, owner, mine, claims)
+    theirs = {d.name.lower(): d for d in book.defined_names() if d.local_sheet is None}
+    for d in scratch.defined_names():
+        user = theirs.get(d.name.lower())
+        if d.local_sheet is None and user is not None and d.name.lower() not in ours:
+            return (
+                f"has a defined name {user.name!r} (= {user.text}) that {owner} did not write, and {owner} "
+                f"needs the name {d.name!r} (= {d.text}); rename yours (Formulas ▸ Name Manager, or Sheet ▸ "
+                "Named Ranges in LibreOffice), or write to another file; it is unchanged"
+            )
+    return None
 
 
 def replace_owned_sheets(
@@ -157,8 +209,15 @@ def replace_owned_sheets(
     legacy: Callable[[Package], list[str]] | None = None,
 ) -> None:
     """Replace `owner`'s sheets in `book` by scratch's `sheets` (its sheets in `keep` stay as they are) and
-    record the result as owner's. A sheet of someone else's with one of those names is a WorkbookError."""
+    record the result as owner's. `owns_name` says which global names owner may define; of those, only the
+    ones pointing at owner's own sheets are replaced. A sheet or a global name of someone else's that owner
+    needs is a WorkbookError, the package unchanged."""
     mine = owned_sheets(book, owner, legacy)
+    if scratch is not None:
+        clash = name_clash(book, owner, scratch, mine, owns_name)
+        if clash is not None:
+            raise WorkbookError(clash)
+    ours = owned_names(book, owner, mine, owns_name)
     kept = {k.lower() for k in keep}
     try:
         book.replace_sheets(
@@ -166,7 +225,7 @@ def replace_owned_sheets(
             scratch,
             [s for s in sheets if s.lower() not in kept],
             at_start=at_start,
-            drop_name=owns_name,
+            drop_name=lambda name: name.lower() in ours,
         )
     except SheetNameTaken as e:
         raise WorkbookError(
