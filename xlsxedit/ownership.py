@@ -18,7 +18,9 @@ Global names are recognised exactly, as sheets are: a name is the owner's when t
 sheet of the owner's that was deleted). A user's name, whatever it is called, points elsewhere and is kept.
 
 Workbooks written before any record was kept are recognised by the program's `legacy` rule, and only when
-the file has no record of any program at all.
+the file has no record of any program at all, or on a sheet that was already there when the first record
+was written: the first program to record its sheets in a file marks every other sheet as UNRECORDED, so
+that the other program's legacy rule still finds its old sheets, and never a sheet a user made since.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
     from .package import DefinedName, Package
 
 MARK_NAME = "_xlsxedit_owner"  # the sheet-local defined name on each sheet a program wrote
+UNRECORDED = "unrecorded"  # the owner in the marks of sheets that were there before the first record
+UNRECORDED_TOKEN = "0"
 _OWNER = re.compile(r"[A-Za-z][\w.-]*")
 # A sheet reference in a defined name's text: #REF!, 'quoted sheet'!, or an unquoted sheet name!.
 _SHEET_REF = re.compile(r"""(#REF!)|'((?:[^']|'')+)'!|([^\s'"!:=(),;+\-*/^&<>#{}\[\]]+)!""")
@@ -121,7 +125,12 @@ def owned_sheets(
         ]
     recorded = book.owned_sheets(owner)  # written by a version that recorded sheet names only
     if recorded is None:
-        recorded = legacy(book) if legacy is not None and not has_records(book) else []
+        recorded = legacy(book) if legacy is not None else []
+        if has_records(book):
+            older = {
+                s.lower() for s, m in marks.items() if m.owner == UNRECORDED and m.sheet.lower() == s.lower()
+            }
+            recorded = [s for s in recorded if s.lower() in older]
     wanted = {n.lower() for n in recorded}
     return [s for s in sheets if s.lower() in wanted]
 

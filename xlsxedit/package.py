@@ -882,7 +882,7 @@ class Package:
         """Record `sheets` as owner's own, replacing what it recorded before: the custom properties and, on
         each sheet, its ownership mark (see ownership.py). `token` defaults to a new one."""
         token = ownership.new_token() if token is None else token
-        self._set_marks(owner, sheets, token)
+        self.mark_sheets(owner, sheets, token)
         part = self._custom_part()
         if part is None:
             part = self._unused_name(CUSTOM_PART)
@@ -923,7 +923,7 @@ class Package:
             edits.append((close.start(), close.start(), new))
         self._set_text(part, _apply(text, edits))
 
-    def _set_marks(self, owner: str, sheets: Sequence[str], token: str) -> None:
+    def mark_sheets(self, owner: str, sheets: Sequence[str], token: str) -> None:
         """Give each of `sheets` owner's mark (a sheet-local defined name), replacing any mark on them, and
         drop owner's marks from every other sheet."""
         names = [n.lower() for n in self.sheet_names()]

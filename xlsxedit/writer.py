@@ -212,13 +212,20 @@ def replace_owned_sheets(
     record the result as owner's. `owns_name` says which global names owner may define; of those, only the
     ones pointing at owner's own sheets are replaced. A sheet or a global name of someone else's that owner
     needs is a WorkbookError, the package unchanged."""
+    first_record = not ownership.has_records(book)
     mine = owned_sheets(book, owner, legacy)
+    kept = {k.lower() for k in keep}
+    others = {s.lower(): s for s in book.sheet_names()} if scratch is not None else {}
+    for m in mine:
+        others.pop(m.lower(), None)
+    taken = [others[s.lower()] for s in sheets if s.lower() in others and s.lower() not in kept]
+    if taken:  # the sheet first: a user's sheet that takes our name often takes our names' targets too
+        raise WorkbookError(sheet_taken(taken[0], owner))
     if scratch is not None:
         clash = name_clash(book, owner, scratch, mine, owns_name)
         if clash is not None:
             raise WorkbookError(clash)
     ours = owned_names(book, owner, mine, owns_name)
-    kept = {k.lower() for k in keep}
     try:
         book.replace_sheets(
             [m for m in mine if m.lower() not in kept],
@@ -228,7 +235,13 @@ def replace_owned_sheets(
             drop_name=lambda name: name.lower() in ours,
         )
     except SheetNameTaken as e:
-        raise WorkbookError(
-            f"has a sheet {e.name!r} that {owner} did not write; rename that sheet, or write to another file"
-        ) from None
+        raise WorkbookError(sheet_taken(e.name, owner)) from None
     book.set_owned_sheets(owner, [*sheets])
+    if first_record:  # the other sheets, for the other programs' legacy rules (ownership.UNRECORDED)
+        mine_now = {s.lower() for s in sheets}
+        older = [s for s in book.sheet_names() if s.lower() not in mine_now]
+        book.mark_sheets(ownership.UNRECORDED, older, ownership.UNRECORDED_TOKEN)
+
+
+def sheet_taken(name: str, owner: str) -> str:
+    return f"has a sheet {name!r} that {owner} did not write; rename that sheet, or write to another file"
