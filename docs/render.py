@@ -22,17 +22,20 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 from openpyxl import load_workbook
 from openpyxl.utils import get_column_letter
 from PIL import Image, ImageChops
+from xlsxwriter.utility import xl_rowcol_to_cell
 
 from excelgen.sheets import layout
 from excelgen.sheets.layout import SWEEP
 from excelgen.tools.libreoffice import PDF, convert, soffice
-from trainer import learned
-from trainer.export import MNIST_SHEET
+from trainer.export import MNIST_SHEET, learned
 from xlsxedit.package import Package, PackageError
+from xlsxedit.relationships import NS_DOC_REL
+from xlsxedit.xmltext import apply_edits, attr, container, element_spans, parse, q, set_attr
 
 MARGIN = 12  # pixels of white kept around the trimmed content
 GALLERY_LINES = 2  # the learned section's picture ends below this many lines of mistakes
@@ -105,6 +108,107 @@ def set_show_answers(package: Package, on: bool) -> None:
     package.parts[part] = xml.encode("utf-8")
 
 
+# -- a copy that prints one sheet's charts -------------------------------------------------------------------
+
+
+def chart_area(book: Package, sheet: str) -> str:
+    """The cell range that the charts of a sheet cover, from their drawing anchors: "$K$4:$T$35"."""
+    part = book.sheet_part(sheet)
+    if part is None:
+        raise ValueError(f"no sheet {sheet!r}")
+    xdr = "http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing"
+    cols, rows = [], []
+    for drawing in (r.target for r in book.rels(part) if r.type == NS_DOC_REL + "/drawing"):
+        for anchor in parse(book.parts[drawing], drawing).iter(q(xdr, "twoCellAnchor")):
+            if anchor.find(q(xdr, "graphicFrame")) is None:  # a shape or picture, not a chart
+                continue
+            for corner in ("from", "to"):
+                cols.append(int(anchor.findtext(f"{{{xdr}}}{corner}/{{{xdr}}}col")))
+                rows.append(int(anchor.findtext(f"{{{xdr}}}{corner}/{{{xdr}}}row")))
+    if not cols:
+        raise ValueError(f"sheet {sheet!r} has no chart")
+    # Anchors are 0-based and the "to" cell holds the chart's edge, so it belongs to the area.
+    first, last = (
+        xl_rowcol_to_cell(min(rows), min(cols), True, True),
+        xl_rowcol_to_cell(max(rows), max(cols), True, True),
+    )
+    return f"{first}:{last}"
+
+
+def print_only(book: Package, sheet: str, area: str) -> None:
+    """Make this (a throwaway copy) print nothing but `area` of `sheet`, landscape on one page: every
+    other sheet hidden, a print area, fit to page."""
+    entries = book.sheet_entries()
+    index = next(i for i, (n, _, _) in enumerate(entries) if n.lower() == sheet.lower())
+    text, block, spans = book.sheet_spans()
+    edits = [
+        (s.start, s.end, set_attr(s.xml, "state", "visible" if i == index else "hidden"))
+        for i, s in enumerate(spans)
+    ]
+    view = container(text, "workbookView")
+    if view is not None:
+        tag = view.open_tag()
+        tag = set_attr(set_attr(tag, "activeTab", str(index)), "firstSheet", str(index))
+        edits.append((view.start, view.start + len(view.open_tag()), tag))
+    quoted = "'" + sheet.replace("'", "''") + "'"
+    names = container(text, "definedNames")
+    p = names.prefix if names is not None else block.prefix
+    print_area = f'<{p}definedName name="_xlnm.Print_Area" localSheetId="{index}">'
+    print_area += f"{escape(quoted)}!{area}</{p}definedName>"
+    if names is not None and not names.xml.endswith("/>"):
+        for old in element_spans(names.xml, "definedName", names.start):
+            tag = old.open_tag()
+            if attr(tag, "name") == "_xlnm.Print_Area" and attr(tag, "localSheetId") == str(index):
+                edits.append((old.start, old.end, ""))
+        at = names.start + names.xml.rindex("</")
+        edits.append((at, at, print_area))
+    else:  # definedNames follows sheets (and externalReferences, when there are any)
+        after = max(s.end for s in (container(text, t) for t in ("sheets", "externalReferences")) if s)
+        if names is not None:  # an empty <definedNames/>
+            edits.append((names.start, names.end, ""))
+        edits.append((after, after, f"<{p}definedNames>{print_area}</{p}definedNames>"))
+    book.set_text(book.workbook, apply_edits(text, edits))
+
+    part = book.sheet_part(sheet)
+    xml = book.text(part)
+    setup = container(xml, "pageSetup")
+    landscape = {"orientation": "landscape", "fitToWidth": "1", "fitToHeight": "1"}
+    if setup is not None:
+        tag = setup.xml
+        for key, value in landscape.items():
+            tag = set_attr(tag, key, value)
+        xml = xml[: setup.start] + tag + xml[setup.end :]
+    else:
+        margins = container(xml, "pageMargins")
+        if margins is None:
+            raise PackageError(f"{part} has no <pageMargins> to put a page setup after")
+        tag = f"<{margins.prefix}pageSetup" + "".join(f' {k}="{v}"' for k, v in landscape.items()) + "/>"
+        xml = xml[: margins.end] + tag + xml[margins.end :]
+    sheet_pr = container(xml, "sheetPr")
+    fit = container(sheet_pr.xml, "pageSetUpPr") if sheet_pr is not None else None
+    if fit is not None:
+        at = sheet_pr.start + fit.start
+        xml = xml[:at] + set_attr(fit.xml, "fitToPage", "1") + xml[at + len(fit.xml) :]
+    elif sheet_pr is not None:
+        p = sheet_pr.prefix
+        body = (
+            sheet_pr.xml[:-2] + ">"
+            if sheet_pr.xml.endswith("/>")
+            else sheet_pr.xml[: sheet_pr.xml.rindex("</")]
+        )
+        new = f'{body}<{p}pageSetUpPr fitToPage="1"/></{p}sheetPr>'
+        xml = xml[: sheet_pr.start] + new + xml[sheet_pr.end :]
+    else:
+        root = re.search(r"<([\w.-]+:)?worksheet\b[^>]*>", xml)
+        p = root.group(1) or ""
+        xml = (
+            xml[: root.end()]
+            + f'<{p}sheetPr><{p}pageSetUpPr fitToPage="1"/></{p}sheetPr>'
+            + xml[root.end() :]
+        )
+    book.set_text(part, xml)
+
+
 def print_copy(workbook: Path, sheet: str, area: str, show_answers: bool | None, out: Path) -> None:
     """A copy of the workbook that prints nothing but `area` of `sheet`, with the exercise switch set when
     `show_answers` is given."""
@@ -112,10 +216,10 @@ def print_copy(workbook: Path, sheet: str, area: str, show_answers: bool | None,
     if show_answers is not None:
         set_show_answers(package, show_answers)
     if area == CHARTS:
-        area = package.chart_area(sheet)
+        area = chart_area(package, sheet)
     elif area == SECTION:
         area = section_area(workbook)
-    package.print_only(sheet, area)
+    print_only(package, sheet, area)
     out.write_bytes(package.to_bytes())
 
 

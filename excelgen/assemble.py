@@ -17,8 +17,8 @@ from xlsxwriter.utility import quote_sheetname
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from xlsxedit import ownership
-from xlsxedit.package import owner_property
+from xlsxedit.ownership import MARK_NAME, Owner, mark_formula, new_token, owner_property, token_property
+from xlsxedit.package import Package
 
 from .model.config import Config
 from .model.reference import run_all
@@ -37,11 +37,20 @@ _ZIP64_TABLE_ROWS = 500_000
 Runs = dict[float, dict[str, np.ndarray]]
 
 
-OWNER = "excelgen"  # how the file records which sheets are excelgen's (package.Package.owned_sheets)
+def _legacy_sheets(book: Package) -> list[str]:
+    """Workbooks written before excelgen recorded its sheets are known by the note excelgen wrote in their
+    properties; in those its sheets are the ones with its names."""
+    if not book.core_properties().get("description", "").startswith(layout.WRITTEN_BY):
+        return []
+    return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
+
+
+# How a workbook records which sheets are excelgen's (xlsxedit.ownership), and knows them in older files.
+OWNER = Owner("excelgen", legacy=_legacy_sheets, owns_name=layout.owns_name, at_start=True)
 
 
 def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs: Runs | None = None) -> Runs:
-    """Write the .xlsx for `config` at `path` (writer.update_workbook makes that safe); returns the reference
+    """Write the .xlsx for `config` at `path` (OWNER.update makes that safe); returns the reference
     runs (reference.run_all) whose values it cached, so that callers need not compute them again.
 
     xlsxwriter keeps its working files in `tmpdir` (default: the system's), which the caller removes.
@@ -61,11 +70,11 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
             "comments": "Written by excelgen; every table cell is a live formula.",
         }
     )
-    # The ownership records (xlsxedit/ownership.py), as Package.set_owned_sheets writes them.
-    token = ownership.new_token()
     for k, name in enumerate(layout.sheet_names(config), start=1):
-        book.set_custom_property(owner_property(OWNER, k), name)
-    book.set_custom_property(ownership.token_property(OWNER), token)
+        book.set_custom_property(owner_property(OWNER.name, k), name)
+    # The records as xlsxedit.ownership.set_owned_sheets writes them: a token, and a mark on each sheet below.
+    token = new_token()
+    book.set_custom_property(token_property(OWNER.name), token)
     formats = fmt.create(book)
 
     def sheet(name: str) -> Worksheet:
@@ -85,8 +94,7 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
     for name, (sheet_name, row, col) in layout.named_cells(config).items():
         book.define_name(name, "=" + layout.ref(sheet_name, row, col))
     for name in layout.sheet_names(config):
-        mark = ownership.mark_formula(OWNER, token, name)
-        book.define_name(f"{quote_sheetname(name)}!{ownership.MARK_NAME}", "=" + mark)
+        book.define_name(f"{quote_sheetname(name)}!{MARK_NAME}", "=" + mark_formula(OWNER.name, token, name))
 
     try:
         book.close()

@@ -3,7 +3,7 @@
     excelgen [--config PATH] [--out PATH] [--lr X ...] [--iterations N]
 
 A user's mistake is one line on stderr, ``excelgen: error: <file>: <key>: <what is wrong>``, exit status 2,
-and an existing output file left byte-identical. Writing goes through writer.update_workbook (locked, atomic,
+and an existing output file left byte-identical. Writing goes through xlsxedit's Owner.update (locked, atomic,
 a backup kept). Over an existing workbook only excelgen's own sheets are replaced: the trainer's MNIST and
 Runs sheets and any sheet a user added stay as they are. Ctrl-C exits 130 and leaves nothing behind.
 """
@@ -18,34 +18,21 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import terminal
-from xlsxedit import files, writer
+from xlsxedit.files import real_target
+from xlsxedit.ownership import Drawn
 from xlsxedit.package import Package
+from xlsxedit.writer import DEFAULT_WORKBOOK, WorkbookError, backup_path
 
 from .assemble import OWNER, Runs, write_workbook
 from .model import config as cfg
 from .model import reference
 from .sheets import layout
 
-DEFAULT_OUT = Path("output/backprop.xlsx")
-
-
-def excelgen_sheets(book: Package) -> list[str]:
-    """The sheets of `book` that excelgen wrote (xlsxedit/ownership.py). Workbooks that hold no record at all
-    (written before records were kept) are known by the note excelgen wrote in their properties; in those its
-    sheets are the ones with its names."""
-    return writer.owned_sheets(book, OWNER, legacy=_legacy_sheets)
-
-
-def _legacy_sheets(book: Package) -> list[str]:
-    if not book.core_properties().get("description", "").startswith(layout.WRITTEN_BY):
-        return []
-    return [name for name in book.sheet_names() if layout.is_sheet_name(name)]
-
 
 def edited_inputs(book: Package, config: cfg.Config) -> list[tuple[str, str, float]]:
     """(label, value in the workbook, value from the config) of each input on excelgen's sheets of `book`
     (the named inputs, eta, each η sheet's η) whose value differs from what `config` gives it."""
-    mine = {s.lower() for s in excelgen_sheets(book)}
+    mine = {s.lower() for s in OWNER.sheets(book)}
     names = {d.name.lower(): d.text for d in book.defined_names() if d.local_sheet is None}
     changed = []
     for label, formula, value in layout.check_inputs(config):
@@ -55,7 +42,7 @@ def edited_inputs(book: Package, config: cfg.Config) -> list[tuple[str, str, flo
         sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
         if sheet.lower() not in mine:
             continue
-        old = existing_value(book.cell_text(sheet, m.group(3)))
+        old = _number_text(book.cell_text(sheet, m.group(3)))
         if old is not None and not math.isclose(float(old), value, rel_tol=1e-12, abs_tol=0.0):
             changed.append((label, old, value))
     return changed
@@ -64,7 +51,7 @@ def edited_inputs(book: Package, config: cfg.Config) -> list[tuple[str, str, flo
 _CELL_REF = re.compile(r"=?(?:'((?:[^']|'')+)'|([^'!]+))!(\$?[A-Z]+\$?\d+)")
 
 
-def existing_value(text: str | None) -> str | None:
+def _number_text(text: str | None) -> str | None:
     """A cell's text when it is a finite number, else None (a blank, a text, an error: nothing to compare)."""
     try:
         return text if text is not None and math.isfinite(float(text)) else None
@@ -79,8 +66,8 @@ def replaced_note(changed: list[tuple[str, str, float]], backup: Path) -> str:
 
 
 def generate(config: cfg.Config, out: Path, notes: list[str] | None = None) -> Runs:
-    """Write the workbook for `config` to `out` through writer.update_workbook: a new file, or excelgen's
-    sheets replaced in an existing workbook whose other sheets and names are kept. Returns the reference runs
+    """Write the workbook for `config` to `out` through OWNER.update: a new file, or excelgen's sheets and
+    names replaced in an existing workbook whose other sheets and names are kept. Returns the reference runs
     whose values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
     `notes`, when given, receives lines for the user: where the previous version is, and which inputs edited
     in the workbook the config's values replaced.
@@ -98,33 +85,21 @@ def generate(config: cfg.Config, out: Path, notes: list[str] | None = None) -> R
 
     said: list[str] = []
 
-    def change(existing: Package | None, folder: Path) -> Path:
+    def draw(existing: Package | None, folder: Path) -> Drawn:
         said.clear()
         if existing is not None:
-            backup = writer.backup_path(files.real_target(out))
+            backup = backup_path(real_target(out))
             changed = edited_inputs(existing, config)
             said.append(replaced_note(changed, backup) if changed else f"the previous file is {backup}")
         fresh = folder / "excelgen.xlsx"
         write_workbook(config, fresh, tmpdir=folder, runs=runs)
-        if existing is None or writer.holds_only_owned(existing, OWNER, layout.owns_name, _legacy_sheets):
-            return fresh  # nothing of anyone else's to keep
-        merged = folder / "merged.xlsx"
-        with Package(fresh) as scratch:
-            writer.replace_owned_sheets(
-                existing,
-                OWNER,
-                scratch,
-                layout.sheet_names(config),
-                at_start=True,
-                owns_name=layout.owns_name,
-                legacy=_legacy_sheets,
-            )
-            existing.save(merged)
-        return merged
+        # Nothing of anyone else's to keep (sheets, names, properties): the fresh workbook is the whole file.
+        alone = existing is None or OWNER.holds_only_own(existing)
+        return Drawn(fresh, layout.sheet_names(config), whole=alone)
 
     try:
-        writer.update_workbook(out, change)
-    except writer.WorkbookError as e:
+        OWNER.update(out, draw)
+    except WorkbookError as e:
         raise cfg.ConfigError(str(out), "--out", str(e)) from None
     if notes is not None:
         notes.extend(said)
@@ -161,7 +136,11 @@ def parser() -> argparse.ArgumentParser:
         "--config", type=Path, metavar="PATH", help="TOML config (default: the built-in course values)"
     )
     p.add_argument(
-        "--out", type=Path, default=DEFAULT_OUT, metavar="PATH", help=f"output .xlsx (default: {DEFAULT_OUT})"
+        "--out",
+        type=Path,
+        default=DEFAULT_WORKBOOK,
+        metavar="PATH",
+        help=f"output .xlsx (default: {DEFAULT_WORKBOOK})",
     )
     p.add_argument("--lr", type=float, nargs="+", metavar="X", help="learning rates, overriding the config")
     p.add_argument("--iterations", type=int, metavar="N", help="number of updates, overriding the config")

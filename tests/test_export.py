@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import json
 import posixpath
@@ -16,18 +17,13 @@ import xlsxwriter
 from openpyxl import load_workbook
 from spreadsheet import error_cells, libreoffice_recalc, named_cell, set_named_cells
 
+from trainer.config import TARGET_ACC
 from trainer.errors import UserError
-from trainer.export import (
-    CHART_COLUMN,
-    EPOCH_TABLE_ROW,
-    MNIST_SHEET,
-    RUNS_SHEET,
-    TARGET_ACC,
-    accuracy_axis,
-    export_run,
-)
+from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
+from trainer.export.mnist import CHART_COLUMN, EPOCH_TABLE_ROW, accuracy_axis
 from xlsxedit import package as xlsx_parts
 
+ROOT = Path(__file__).resolve().parents[1]
 NS_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 NS_CHART = "{http://schemas.openxmlformats.org/drawingml/2006/chart}"
 NS_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
@@ -528,10 +524,13 @@ def _add_part(data: bytes, name: str, content: bytes, kind: str) -> bytes:
 
 def test_a_copy_that_prints_only_the_mnist_charts(workbook: Path, run: Path, tmp_path: Path) -> None:
     """What docs/render.py prints: every other sheet hidden, a print area over the charts, one page."""
+    spec = importlib.util.spec_from_file_location("render", ROOT / "docs" / "render.py")
+    render = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(render)
     export_run(run, workbook)
     package = xlsx_parts.Package(workbook.read_bytes())
-    area = package.chart_area(MNIST_SHEET)
-    package.print_only(MNIST_SHEET, area)
+    area = render.chart_area(package, MNIST_SHEET)
+    render.print_only(package, MNIST_SHEET, area)
     copy = tmp_path / "print.xlsx"
     copy.write_bytes(package.to_bytes())
     book = load_workbook(copy)

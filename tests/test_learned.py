@@ -1,7 +1,7 @@
-"""The MNIST sheet's "what the network learned" section (trainer/learned.py): the confusion matrix, per-class
-accuracy as live formulas, the mistakes as named 28x28 pixel blocks, the kernels; the export carries it into
-the user's workbook; a run without results.json, or with a tampered one, still exports and says why the
-section is empty."""
+"""The MNIST sheet's "what the network learned" section (trainer/export/learned.py): the confusion matrix,
+per-class accuracy as live formulas, the mistakes as named 28x28 pixel blocks, the kernels; the export
+carries it into the user's workbook; a run without results.json, or with a tampered one, still exports and
+says why the section is empty."""
 
 from __future__ import annotations
 
@@ -19,8 +19,9 @@ from spreadsheet import error_cells, libreoffice_recalc_many, named_ref
 from test_export import _sheet_part, feature_workbook, runs_rows, write_run, zip_parts
 from test_results import fake_results
 
-from trainer import learned, results
-from trainer.export import MNIST_SHEET, export_run, load_log, scratch_workbook
+from trainer import results
+from trainer.export import MNIST_SHEET, export_run, learned, load_log
+from trainer.export.run import scratch_workbook
 
 NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 ACCS = [97.9, 98.8, 99.45, 99.41]  # the last epoch: 9,941 of 10,000 right

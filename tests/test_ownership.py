@@ -31,10 +31,11 @@ from spreadsheet import (
 from test_export import write_run
 
 from excelgen import cli
+from excelgen.assemble import OWNER as EXCELGEN
 from excelgen.model.config import Config, ConfigError, Training
-from trainer import export as trainer_export
 from trainer.errors import UserError
 from trainer.export import export_run
+from trainer.export.run import OWNER as TRAINER
 from xlsxedit import files, ownership, writer
 from xlsxedit.package import Package
 
@@ -66,7 +67,7 @@ def names(path: Path) -> dict[tuple[str, int | None], str]:
 def owners(path: Path) -> tuple[list[str], list[str]]:
     """(excelgen's sheets, the trainer's sheets), as each program tells them (legacy rules included)."""
     with Package(path) as book:
-        return cli.excelgen_sheets(book), writer.owned_sheets(book, "trainer", trainer_export._legacy_sheets)
+        return EXCELGEN.sheets(book), TRAINER.sheets(book)
 
 
 def strip_custom_properties(src: Path, dst: Path) -> Path:
@@ -81,7 +82,7 @@ def strip_custom_properties(src: Path, dst: Path) -> Path:
                 data = re.sub(rb"<(?:Relationship|Override)\b[^>]*custom[^>]*/>", b"", data)
             new.writestr(info, data)
     with Package(dst) as book:
-        assert book.custom_property_names() == []
+        assert ownership.custom_property_names(book) == []
     return dst
 
 
@@ -175,7 +176,8 @@ def test_a_deleted_and_re_created_sheet_is_the_users(tmp_path: Path) -> None:
     shutil.copy(libreoffice_recalc(book, tmp_path / "lo"), book)
     # The custom properties still list Check and MNIST; the sheets themselves carry no mark.
     with Package(book) as package:
-        assert "Check" in package.owned_sheets("excelgen") and "MNIST" in package.owned_sheets("trainer")
+        assert "Check" in ownership.recorded_sheets(package, "excelgen")
+        assert "MNIST" in ownership.recorded_sheets(package, "trainer")
     assert owners(book) == (["Backprop", "η=0.1", "η=0.5", "LR sweep"], ["Runs"])
     before, kept = book.read_bytes(), backups(tmp_path)
 
@@ -202,7 +204,7 @@ def with_mark(path: Path, sheet: str, mark: ownership.Mark) -> None:
         elements.append(
             f'<definedName name="{ownership.MARK_NAME}" localSheetId="{index}">{value}</definedName>'
         )
-        book._write_defined_names(elements)
+        book.write_defined_names(elements)
         data = book.to_bytes()
     path.write_bytes(data)
 
@@ -303,7 +305,7 @@ def test_workbooks_with_no_record_at_all_are_still_recognised(tmp_path: Path) ->
     old = strip_custom_properties(book, tmp_path / "old.xlsx")
     with Package(old) as package:  # and the marks: a workbook from before any record
         elements = [d.span.xml for d in package.defined_names() if d.name != ownership.MARK_NAME]
-        package._write_defined_names(elements)
+        package.write_defined_names(elements)
         package.save(tmp_path / "older.xlsx")
     older = tmp_path / "older.xlsx"
     with Package(older) as package:

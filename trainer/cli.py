@@ -25,11 +25,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import terminal
+from xlsxedit.writer import DEFAULT_WORKBOOK
 
 from . import config, runtime
 from .errors import UserError
 
-DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
 DEFAULT_OUT = Path("output/mnist")
 MODEL_NAMES = tuple(config.PER_MODEL)  # models.MODELS without importing torch (a test keeps them equal)
 TRAIN_PACKAGES = ("torch", "torchvision", "torchinfo", "tqdm")

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from xlsxedit.files import write_atomic
+from xlsxedit.files import NotRegularFile, TooLarge, read_small, write_atomic
 
 from .errors import one_line
 
@@ -133,11 +133,14 @@ def load(run_dir: Path, log: dict[str, Any]) -> Results:
     """The run's results, checked field by field and against log.json's final epoch; otherwise
     ResultsUnavailable saying, in one line, what is wrong and what to do."""
     path = Path(run_dir) / RESULTS
-    if path.exists() and not path.is_file():  # a folder, or a pipe that would block the export
-        raise ResultsUnavailable(f"{RESULTS}: not a regular file")
     try:
-        with open(path, "rb") as f:
-            data = f.read(MAX_BYTES + 1)
+        data = read_small(path, MAX_BYTES)
+    except (NotRegularFile, IsADirectoryError):  # a folder, or a pipe that would block the export
+        raise ResultsUnavailable(f"{RESULTS}: not a regular file") from None
+    except TooLarge:
+        raise ResultsUnavailable(
+            f"{RESULTS}: larger than {MAX_BYTES >> 20} MB; not a file the trainer wrote"
+        ) from None
     except FileNotFoundError:
         raise ResultsUnavailable(
             f"no {RESULTS} in the run folder (runs trained before it existed have none); "
@@ -145,8 +148,6 @@ def load(run_dir: Path, log: dict[str, Any]) -> Results:
         ) from None
     except OSError as e:
         raise ResultsUnavailable(f"{RESULTS}: cannot read it ({e.strerror or type(e).__name__})") from None
-    if len(data) > MAX_BYTES:
-        raise ResultsUnavailable(f"{RESULTS}: larger than {MAX_BYTES >> 20} MB; not a file the trainer wrote")
     try:
         content = json.loads(data.decode("utf-8"), parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:

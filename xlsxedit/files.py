@@ -1,4 +1,5 @@
-"""Writing a user's files so that none is ever lost or half-written: the one atomic writer of the project.
+"""A user's files: written so that none is ever lost or half-written (the one atomic writer of the project),
+and read within limits when small (`read_small`).
 
 - `write_atomic` fills a temporary file in the target's own folder (an unpredictable `tempfile` name, so a
   link planted beside the target cannot be written through), flushes it to disk and renames it over the
@@ -10,7 +11,8 @@
 - Temporary names share a recognisable shape (`.NAME.*.tmp`): what a `kill -9` leaves behind is removed by
   the next writer of that file, which holds the lock and so knows no one else is using it.
 
-The trainer's checkpoints and logs and both programs' workbooks go through here.
+The trainer's checkpoints and logs and both programs' workbooks go through here; so do the small files a user
+hands us to read (excelgen's TOML config, a run's log.json and results.json).
 """
 
 from __future__ import annotations
@@ -174,6 +176,28 @@ def _keep_backup(target: Path, backup: Path) -> None:
         os.replace(staged, backup)
     finally:
         staged.unlink(missing_ok=True)
+
+
+class NotRegularFile(Exception):
+    """A pipe, a device or a socket where a file was expected: reading it could block forever."""
+
+
+class TooLarge(Exception):
+    """The file is larger than the limit its reader allows."""
+
+
+def read_small(path: Path, limit: int) -> bytes:
+    """The bytes of a small file a user hands us, never more than `limit` of them and never from a pipe or a
+    device. Raises NotRegularFile, TooLarge, or OSError (FileNotFoundError, IsADirectoryError, …); each
+    caller says what went wrong in its own words."""
+    path = Path(path)
+    if path.exists() and not path.is_file() and not path.is_dir():
+        raise NotRegularFile(str(path))
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise TooLarge(str(path))
+    return data
 
 
 def write_atomic(

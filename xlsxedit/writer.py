@@ -1,4 +1,5 @@
-"""The one way this project writes a workbook file: excelgen (re)generating its sheets, the trainer its own.
+"""The one way this project writes a workbook file: excelgen (re)generating its sheets, the trainer its own
+(both through ownership.Owner.update).
 
 `update_workbook(path, change)` guarantees, for every writer:
 - a workbook open in Excel or LibreOffice (their lock file beside it) is refused, the file byte-identical;
@@ -9,7 +10,7 @@
   and what a `kill -9` leaves is removed by the next writer;
 - the last BACKUPS versions stay as `<name>.bak.1.xlsx` (the newest) … `<name>.bak.5.xlsx`, each moved by a
   rename and the newest made by a hard link (or a copy) renamed into place, so that none is ever half-written;
-- the existing workbook is read as untrusted input, within package.Limits, and refused in one line when it is
+- the existing workbook is read as untrusted input, within zipguard.Limits, and refused in one line when it is
   not a workbook this project can edit (a Strict Open XML one included), or when its sheet structure is
   locked: it is never overwritten then.
 
@@ -21,13 +22,16 @@ user's is a one-line refusal.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
-from . import files, ownership
-from .package import Package, PackageError, SheetNameTaken, StrictWorkbook
+from . import files
+from .errors import StrictWorkbook
+from .package import Package, PackageError
 
 SUFFIX = ".xlsx"
+# Where excelgen and the trainer share their workbook unless told otherwise.
+DEFAULT_WORKBOOK = Path("output/backprop.xlsx")
 # The longest suffix we add to a workbook's name (a temporary name: ".NAME." + 8 random characters + ".tmp").
 _ADDED_CHARS = 16
 
@@ -150,98 +154,3 @@ def not_editable(e: PackageError) -> str:
         return str(e)
     fix = "move it away or write to another file"
     return f"is not a workbook this tool can edit ({e}); it is unchanged: {fix}"
-
-
-# -- what belongs to whom ----------------------------------------------------------------------------------
-
-
-def owned_sheets(
-    book: Package, owner: str, legacy: Callable[[Package], list[str]] | None = None
-) -> list[str]:
-    """The sheets of `book` that `owner` wrote, as the file records them (ownership.owned_sheets); `legacy`
-    answers for files written before any record was kept."""
-    return ownership.owned_sheets(book, owner, legacy)
-
-
-def owned_names(book: Package, owner: str, mine: Sequence[str], claims: Callable[[str], bool]) -> set[str]:
-    """The global defined names of `book` that are `owner`'s (lower-cased): see ownership.owns_name."""
-    return {d.name.lower() for d in book.defined_names() if ownership.owns_name(d, mine, claims)}
-
-
-def holds_only_owned(
-    book: Package, owner: str, claims: Callable[[str], bool], legacy: Callable[[Package], list[str]] | None
-) -> bool:
-    """Whether everything of `book` that a whole new workbook would drop is `owner`'s: its sheets, its global
-    names and its custom properties (records excepted). Only then may a program write a new file over it."""
-    mine = owned_sheets(book, owner, legacy)
-    if {s.lower() for s in book.sheet_names()} - {m.lower() for m in mine}:
-        return False
-    ours = owned_names(book, owner, mine, claims)
-    if any(d.local_sheet is None and d.name.lower() not in ours for d in book.defined_names()):
-        return False
-    return all(ownership.is_record(name) for name in book.custom_property_names())
-
-
-def name_clash(book: Package, owner: str, scratch: Package, mine: Sequence[str], claims) -> str | None:
-    """The refusal when `scratch` defines a global name that `book` has as someone else's, else None."""
-    ours = owned_names(book, owner, mine, claims)
-    theirs = {d.name.lower(): d for d in book.defined_names() if d.local_sheet is None}
-    for d in scratch.defined_names():
-        user = theirs.get(d.name.lower())
-        if d.local_sheet is None and user is not None and d.name.lower() not in ours:
-            return (
-                f"has a defined name {user.name!r} (= {user.text}) that {owner} did not write, and {owner} "
-                f"needs the name {d.name!r} (= {d.text}); rename yours (Formulas ▸ Name Manager, or Sheet ▸ "
-                "Named Ranges in LibreOffice), or write to another file; it is unchanged"
-            )
-    return None
-
-
-def replace_owned_sheets(
-    book: Package,
-    owner: str,
-    scratch: Package | None,
-    sheets: Sequence[str],
-    *,
-    keep: Sequence[str] = (),
-    at_start: bool = False,
-    owns_name: Callable[[str], bool] = lambda name: False,
-    legacy: Callable[[Package], list[str]] | None = None,
-) -> None:
-    """Replace `owner`'s sheets in `book` by scratch's `sheets` (its sheets in `keep` stay as they are) and
-    record the result as owner's. `owns_name` says which global names owner may define; of those, only the
-    ones pointing at owner's own sheets are replaced. A sheet or a global name of someone else's that owner
-    needs is a WorkbookError, the package unchanged."""
-    first_record = not ownership.has_records(book)
-    mine = owned_sheets(book, owner, legacy)
-    kept = {k.lower() for k in keep}
-    others = {s.lower(): s for s in book.sheet_names()} if scratch is not None else {}
-    for m in mine:
-        others.pop(m.lower(), None)
-    taken = [others[s.lower()] for s in sheets if s.lower() in others and s.lower() not in kept]
-    if taken:  # the sheet first: a user's sheet that takes our name often takes our names' targets too
-        raise WorkbookError(sheet_taken(taken[0], owner))
-    if scratch is not None:
-        clash = name_clash(book, owner, scratch, mine, owns_name)
-        if clash is not None:
-            raise WorkbookError(clash)
-    ours = owned_names(book, owner, mine, owns_name)
-    try:
-        book.replace_sheets(
-            [m for m in mine if m.lower() not in kept],
-            scratch,
-            [s for s in sheets if s.lower() not in kept],
-            at_start=at_start,
-            drop_name=lambda name: name.lower() in ours,
-        )
-    except SheetNameTaken as e:
-        raise WorkbookError(sheet_taken(e.name, owner)) from None
-    book.set_owned_sheets(owner, [*sheets])
-    if first_record:  # the other sheets, for the other programs' legacy rules (ownership.UNRECORDED)
-        mine_now = {s.lower() for s in sheets}
-        older = [s for s in book.sheet_names() if s.lower() not in mine_now]
-        book.mark_sheets(ownership.UNRECORDED, older, ownership.UNRECORDED_TOKEN)
-
-
-def sheet_taken(name: str, owner: str) -> str:
-    return f"has a sheet {name!r} that {owner} did not write; rename that sheet, or write to another file"

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from xlsxedit.files import NotRegularFile, TooLarge, read_small
+
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
@@ -172,14 +174,16 @@ def load(
     if path is None:
         return Config()
     source = str(path)
-    if Path(path).exists() and not Path(path).is_file() and not Path(path).is_dir():
-        raise ConfigError(source, "--config", "not a regular file (a pipe or a device); give a .toml file")
     try:
-        with open(path, "rb") as f:
-            raw = f.read(MAX_CONFIG_BYTES + 1)
-        if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(source, "--config", f"larger than {MAX_CONFIG_BYTES >> 10} KiB: not a config")
-        text = raw.decode("utf-8")
+        text = read_small(Path(path), MAX_CONFIG_BYTES).decode("utf-8")
+    except NotRegularFile:
+        raise ConfigError(
+            source, "--config", "not a regular file (a pipe or a device); give a .toml file"
+        ) from None
+    except TooLarge:
+        raise ConfigError(
+            source, "--config", f"larger than {MAX_CONFIG_BYTES >> 10} KiB: not a config"
+        ) from None
     except FileNotFoundError:
         raise ConfigError(source, "--config", "no such file") from None
     except IsADirectoryError:

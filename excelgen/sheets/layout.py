@@ -22,7 +22,7 @@ BACKPROP = "Backprop"
 SWEEP = "LR sweep"
 CHECK = "Check"
 # The note excelgen writes in the file's properties; it tells the workbooks written before excelgen recorded
-# its sheets (see cli.excelgen_sheets).
+# its sheets (see assemble.OWNER).
 WRITTEN_BY = "Written by excelgen"
 
 _FORBIDDEN_IN_SHEET_NAMES = set("[]:*?/\\'")

@@ -20,8 +20,8 @@ import numpy as np
 import xlsxwriter
 from xlsxwriter.utility import quote_sheetname, xl_range, xl_range_abs, xl_rowcol_to_cell
 
-from . import results as results_file
-from .results import IMAGE, Results, ResultsUnavailable
+from .. import results as results_file
+from ..results import IMAGE, Results, ResultsUnavailable
 
 TITLE = "What the network learned"
 CLASSES = results_file.CLASSES
