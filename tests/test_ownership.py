@@ -396,6 +396,19 @@ def test_regenerating_over_edited_inputs_says_which_and_where_the_previous_file_
     assert (tmp_path / "book.bak.1.xlsx").read_bytes() == edited_bytes
 
 
+def test_the_trainer_says_where_the_previous_file_is(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from trainer import cli as trainer_cli
+
+    book = tmp_path / "book.xlsx"
+    cli.generate(SMALL, book)
+    run = write_run(tmp_path / "runs" / "a", [98.0])
+    assert trainer_cli.main(["export", "--run", str(run), "--workbook", str(book)]) == 0
+    assert (
+        capsys.readouterr().out.strip()
+        == f"Added {run} to {book} (the previous file is {tmp_path / 'book.bak.1.xlsx'})"
+    )
+
+
 # -- 6. backups: the last five versions, each whole ----------------------------------------------------------
 
 
