@@ -1,5 +1,9 @@
-"""Reading and editing a user's .xlsx safely: atomic writes and the lock (files), the package model within
-limits (package), and the one update path every program writes its sheets through (writer).
+"""Reading and editing a user's .xlsx safely, for every program of the project; it imports none of them.
 
-It imports neither excelgen nor trainer: both programs, and anything else that edits a workbook, stand on it.
+- files.py: atomic writes, the lock, `read_small` (a small user file read within a limit);
+- writer.py: `update_workbook`, the guarantees of every workbook write (locked, atomic, a backup, refusals);
+- ownership.py: who wrote which sheet, and `Owner.update`, the one way a program updates its sheets;
+- package.py: an .xlsx as its parts (a small core); zipguard.py, xmltext.py, relationships.py,
+  contenttypes.py, graft.py, styles.py and apptitles.py: the concerns around it (package.py's docstring says
+  which is which).
 """

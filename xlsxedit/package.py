@@ -268,6 +268,7 @@ class Package:
     # -- small steps every edit takes -------------------------------------------------------------------
 
     def set_text(self, part: str, text: str) -> None:
+        """Replace a part's text (the edits of xmltext.apply_edits land here)."""
         self.parts[part] = text.encode("utf-8")
 
     def unused_name(self, wanted: str) -> str:
@@ -315,6 +316,7 @@ class Package:
         return self.sheet_spans()[1].prefix
 
     def write_defined_names(self, elements: list[str]) -> None:
+        """Make <definedNames> hold exactly `elements` (none: no <definedNames> at all)."""
         prefix = self.names_prefix()
         text = self.text(self.workbook)
         block = container(text, "definedNames")
