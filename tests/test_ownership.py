@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import xlsxwriter
 from openpyxl import load_workbook
+from openpyxl.packaging.custom import StringProperty
 from openpyxl.workbook.defined_name import DefinedName
 from openpyxl.workbook.protection import WorkbookProtection
 from spreadsheet import (
@@ -158,6 +159,18 @@ def test_a_users_constant_name_survives_a_regeneration_that_could_write_a_new_fi
     wb.save(book)
     cli.generate(OTHER, book)
     assert names(book)[("tax", None)] == "0.2"
+    assert owners(book)[0] == ["Backprop", "η=0.3", "LR sweep", "Check"]
+
+
+def test_a_users_custom_property_survives_even_when_it_looks_like_a_record(tmp_path: Path) -> None:
+    book = tmp_path / "book.xlsx"
+    cli.generate(SMALL, book)
+    wb = load_workbook(book)  # every sheet and name is still excelgen's: only a property is the user's
+    wb.custom_doc_props.append(StringProperty(name="Balance sheet 1", value="Q3"))
+    wb.save(book)
+    cli.generate(OTHER, book)
+    with Package(book) as package:
+        assert ownership.custom_properties(package)["Balance sheet 1"] == "Q3"
     assert owners(book)[0] == ["Backprop", "η=0.3", "LR sweep", "Check"]
 
 

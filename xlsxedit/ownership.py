@@ -325,15 +325,16 @@ class Owner:
 
     def holds_only_own(self, book: Package) -> bool:
         """Whether everything of `book` that a whole new workbook would drop is this owner's: its sheets,
-        its global names and its custom properties (records excepted). Only then may a program write a
-        whole new file over it."""
+        its global names and its custom properties (its own records only: a user's property that merely looks
+        like a record, "Balance sheet 1", is kept). Only then may a program write a whole new file over it."""
         mine = self.sheets(book)
         if {s.lower() for s in book.sheet_names()} - {m.lower() for m in mine}:
             return False
         ours = self.names(book, mine)
         if any(d.local_sheet is None and d.name.lower() not in ours for d in book.defined_names()):
             return False
-        return all(is_record(name) for name in custom_property_names(book))
+        mine_pattern, token = _owner_pattern(self.name), token_property(self.name)
+        return all(mine_pattern.fullmatch(n) or n == token for n in custom_property_names(book))
 
     def replace(
         self, book: Package, scratch: Package, sheets: Sequence[str], keep: Sequence[str] = ()
