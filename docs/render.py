@@ -3,7 +3,7 @@ show_answers off and on, and its gradient check), the MNIST charts and the top o
 network learned" section.
 
     python docs/render.py output/backprop.xlsx        # -> docs/img/*.png (the MNIST ones need `make train`)
-    python docs/render.py output/backprop.xlsx --only backprop_answers_off.png backprop_answers_on.png
+    python docs/render.py output/backprop.xlsx --only backprop_answers_off.png lr_sheet.png
 
 For each picture a throwaway copy of the workbook prints only one area of one sheet (every other sheet
 hidden, a print area: over the charts' anchors, one of the Backprop sheet's areas or the learned section,
@@ -48,13 +48,18 @@ def _area(first_row: int, first_col: int, last_row: int, last_col: int) -> str:
 
 # The Backprop sheet: its left part (legend, inputs, diagram, the exercise switch, iterations 0 to 3 of the
 # table's first columns) with answers hidden and shown, and the gradient check.
-_LEFT = _area(0, 0, layout.data_row(3), layout.DERIVATION_COLS[0] - 1)
+_LEFT = _area(0, 0, layout.data_row(3), layout.BACKPROP_CHART_CELL[1] - 1)
 _GRADCHECK = _area(
     layout.GRADCHECK_TOP, layout.GRADCHECK_LABEL_COL, layout.GRADCHECK_MAX_CELL[0], layout.GRADCHECK_LAST_COL
 )
+# The first learning-rate sheet of `make workbook` (η = 0.1): its title, η cell and notes, summary, legend and
+# charts, over the first iterations of its table.
+_LR_SHEET = layout.lr_sheet_name(0.1)
+_LR_TOP = _area(0, 0, layout.data_row(3), layout.LR_CHART_CELL[1] + 11)
 # picture: (sheet, area, show_answers or None to leave it, dots per inch)
 PICTURES = {
     "lr_sweep.png": (SWEEP, CHARTS, None, 110),
+    "lr_sheet.png": (_LR_SHEET, _LR_TOP, None, 110),
     "backprop_answers_off.png": (layout.BACKPROP, _LEFT, False, 110),
     "backprop_answers_on.png": (layout.BACKPROP, _LEFT, True, 110),
     "gradient_check.png": (layout.BACKPROP, _GRADCHECK, True, 110),

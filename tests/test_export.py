@@ -20,6 +20,7 @@ from spreadsheet import error_cells, libreoffice_recalc, named_cell, set_named_c
 from trainer.config import TARGET_ACC
 from trainer.errors import UserError
 from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
+from trainer.export import runs as runs_module
 from trainer.export.mnist import CHART_COLUMN, EPOCH_TABLE_ROW, accuracy_axis
 from xlsxedit import package as xlsx_parts
 
@@ -107,7 +108,16 @@ def write_run(folder: Path, accs: list[float], model: str = "default") -> Path:
         "params": 17_234,
         "seed": 1,
         "device": "cpu",
-        "hyperparameters": {"epochs": len(accs), "batch_size": 128, "lr": 0.01, "schedule": "onecycle"},
+        "hyperparameters": {
+            "epochs": len(accs),
+            "batch_size": 128,
+            "lr": 0.01,
+            "schedule": "onecycle",
+            "pct_start": 0.25,
+            "momentum": 0.9,
+            "nesterov": True,
+            "label_smoothing": 0.1,
+        },
         "epochs": epochs,
         "best_test_acc": best["test_acc"],
         "best_epoch": best["epoch"],
@@ -189,6 +199,12 @@ def runs_rows(path: Path) -> list[tuple]:
     return list(load_workbook(path)[RUNS_SHEET].iter_rows(min_row=2, values_only=True))
 
 
+def runs_records(path: Path) -> list[dict]:
+    """Each Runs row as header -> value, by the sheet's own header row."""
+    header, *rows = load_workbook(path)[RUNS_SHEET].iter_rows(values_only=True)
+    return [{h: v for h, v in zip(header, row, strict=False) if h is not None} for row in rows]
+
+
 # -- the tests -----------------------------------------------------------------------------------------
 
 
@@ -258,12 +274,19 @@ def test_mnist_sheet_holds_the_epochs_and_charts(workbook: Path, run: Path) -> N
     assert fills.count(fills[best]) == 1
     labels = {r[0]: r[1] for r in rows if r[0] in ("Model", "Parameters", "Batch size", "Seed", "Device")}
     assert labels == {"Model": "default", "Parameters": 17_234, "Batch size": 128, "Seed": 1, "Device": "cpu"}
+    # Every setting under a label, none under its raw log.json key; the loss gap explained.
+    settings = [r[0] for r in rows[rows.index(next(r for r in rows if r[0] == "Settings")) + 1 :]]
+    assert not {"pct_start", "momentum", "nesterov", "label_smoothing"} & set(settings)
+    assert {"Warm-up (share of steps)", "Momentum", "Nesterov momentum", "Label smoothing"} <= set(settings)
+    assert dict((r[0], r[1]) for r in rows)["Nesterov momentum"] == "yes"
+    note = " ".join(r[0] for r in rows[header + 1 + len(table) : header + 5 + len(table)] if r[0])
+    assert "label-smoothed" in note and "cannot fall below 0.50" in note, note
     assert ("Conv2d: 1-1", "[-1, 8, 26, 26]", 80) in {(r[0], r[1], r[3]) for r in rows}
 
     series = {name: values for chart in mnist_charts(workbook) for name, values in chart.items()}
     assert series[f"Target {TARGET_ACC}%"] == pytest.approx([TARGET_ACC] * len(table))
     assert series["Test accuracy (%)"] == pytest.approx([e["test_acc"] for e in log["epochs"]])
-    assert series["Train loss"] == pytest.approx([e["train_loss"] for e in log["epochs"]])
+    assert series["Train loss (label-smoothed)"] == pytest.approx([e["train_loss"] for e in log["epochs"]])
     assert series["Test loss"] == pytest.approx([e["test_loss"] for e in log["epochs"]])
 
 
@@ -309,7 +332,13 @@ def test_exporting_twice_replaces_mnist_and_appends_a_run(workbook: Path, run: P
     runs = _sheet_part(first_parts, RUNS_SHEET)
     first_row_xml = re.search(rb'<row r="2".*?</row>', first_parts[runs]).group(0)
     assert first_row_xml in zip_parts(workbook)[runs]  # appended, never rewritten: the old row's bytes stay
-    assert rows[-1][:2] == (second.as_posix(), "tiny") and rows[-1][3:5] == (99.0, 2)
+    last = runs_records(workbook)[-1]
+    assert (last["Run folder"], last["Model"], last["Best test acc (%)"], last["Best epoch"]) == (
+        second.as_posix(),
+        "tiny",
+        99.0,
+        2,
+    )
     parts = zip_parts(workbook)
     # The old MNIST parts are gone, not orphaned: as many charts and drawings as after the first export, and
     # styles.xml did not grow (the second export reuses the formats the first appended).
@@ -419,7 +448,10 @@ def test_an_older_run_with_few_keys_is_exported(tmp_path: Path) -> None:
     export_run(old, workbook)
     book = load_workbook(workbook)
     assert book[MNIST_SHEET]["A1"].value == "MNIST: seed001, ? parameters"
-    assert runs_rows(workbook)[0][:5] == (old.as_posix(), "seed001", None, 99.1, 2)
+    (record,) = runs_records(workbook)
+    expected = {"Run folder": old.as_posix(), "Model": "seed001", "Parameters": None}
+    expected["Best test acc (%)"] = 99.1
+    assert {k: record[k] for k in expected} == expected and record["Best epoch"] == 2
 
 
 def test_a_run_without_log_is_refused(tmp_path: Path) -> None:
@@ -452,7 +484,7 @@ def test_appended_run_goes_above_formatting_only_rows(workbook: Path, run: Path)
     export_run(run, workbook)
     rows = [int(r.get("r")) for r in ET.fromstring(zip_parts(workbook)[part]).iter(f"{NS_MAIN}row")]
     assert rows == [1, 2, 3, 9]
-    assert [r[1] for r in runs_rows(workbook)][:2] == ["default", "default"]
+    assert [r["Model"] for r in runs_records(workbook)][:2] == ["default", "default"]
 
 
 def test_grafting_into_a_prefixed_stylesheet(tmp_path: Path, run: Path) -> None:
@@ -555,7 +587,7 @@ def test_edit_a_weight_then_export_then_libreoffice(tmp_path: Path, run: Path) -
     book = load_workbook(recalculated, data_only=True)
     assert named_cell(book, "init_w1").value == 0.3
     assert book.sheetnames[-2:] == [MNIST_SHEET, RUNS_SHEET]
-    assert book[RUNS_SHEET]["B2"].value == "default"
+    assert runs_records(recalculated)[0]["Model"] == "default"
     assert charts_per_sheet(recalculated)[MNIST_SHEET] == 2
     sweep = cells(recalculated, ["LR sweep"], True)
     assert sweep and sweep != cells(generated, ["LR sweep"], True)  # the losses follow the new weight
@@ -589,3 +621,49 @@ def test_the_result_is_the_last_epoch_with_the_best_beside_it(workbook: Path, tm
     row = runs_rows(workbook)[-1]
     assert row[header.index("Last epoch's test acc (%)")] == 99.42
     assert row[header.index("Best test acc (%)")] == 99.46
+
+
+def test_runs_leads_with_the_headline_and_an_older_sheet_keeps_its_columns(
+    workbook: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The last epoch's accuracy is the first column; a Runs sheet written in the old order (run folder
+    first, the last epoch's accuracy last) gets each new value under its own header."""
+    first = write_run(tmp_path / "runs" / "default-1", [98.5, 99.46, 99.42])
+    new_order = runs_module.RUNS_COLUMNS
+    old_order = (*new_order[-1:], *new_order[4:6], *new_order[1:4], *new_order[6:8], new_order[0])
+    monkeypatch.setattr(runs_module, "RUNS_COLUMNS", old_order)
+    export_run(first, workbook)
+    old_header = [c.value for c in load_workbook(workbook)[RUNS_SHEET][1]]
+    assert old_header[0] == "Run folder" and old_header[-1] == runs_module.LAST_ACC
+    monkeypatch.setattr(runs_module, "RUNS_COLUMNS", new_order)
+    second = write_run(tmp_path / "runs" / "default-2", [98.0, 99.3], model="tiny")
+    export_run(second, workbook)
+    assert [c.value for c in load_workbook(workbook)[RUNS_SHEET][1]] == old_header  # untouched
+    records = runs_records(workbook)
+    assert [r["Run folder"] for r in records] == [first.as_posix(), second.as_posix()]
+    assert [r[runs_module.LAST_ACC] for r in records] == [99.42, 99.3]
+    assert [r["Model"] for r in records] == ["default", "tiny"]
+    assert [r["Epochs"] for r in records] == [3, 2]
+
+    fresh = feature_workbook(tmp_path / "fresh.xlsx")
+    export_run(second, fresh)
+    header = [c.value for c in load_workbook(fresh)[RUNS_SHEET][1]]
+    assert header == [h for h, _, _ in new_order] and header[0] == runs_module.LAST_ACC
+
+
+def test_a_one_epoch_run_still_draws_its_point_and_the_target(workbook: Path, tmp_path: Path) -> None:
+    """One epoch is one point: the accuracy has a marker and the target, which a line cannot draw from one
+    point, a wide dash."""
+    run = write_run(tmp_path / "runs" / "default-1", [97.2])
+    export_run(run, workbook)
+    parts = zip_parts(workbook)
+    sheet = _sheet_part(parts, MNIST_SHEET)
+    drawings = [t for kind, t in _targets(parts, sheet) if kind.endswith("/drawing")]
+    charts = sorted(t for d in drawings for kind, t in _targets(parts, d) if kind.endswith("/chart"))
+    markers = {}
+    for chart in charts:
+        for ser in ET.fromstring(parts[chart]).iter(f"{NS_CHART}ser"):
+            name = ser.find(f"{NS_CHART}tx").findtext(f".//{NS_CHART}v")
+            markers[name] = ser.find(f"{NS_CHART}marker/{NS_CHART}symbol").get("val")
+    assert markers[f"Target {TARGET_ACC}%"] == "dash" and markers["Test accuracy (%)"] == "circle"
+    assert markers["Test loss"] == "circle"

@@ -19,6 +19,7 @@ from spreadsheet import error_cells, libreoffice_recalc_many, named_ref
 from test_export import _sheet_part, feature_workbook, runs_rows, write_run, zip_parts
 from test_results import fake_results
 
+from excelgen.sheets import formats, table
 from trainer import results
 from trainer.export import MNIST_SHEET, export_run, learned, load_log
 from trainer.export.run import scratch_workbook
@@ -119,7 +120,7 @@ def test_export_carries_the_section_and_its_colour_scales(run: tuple[Path, dict]
     pixels = by_colours[("FFFFFFFF", "FF000000")]
     assert pixels[1] == ["0", "255"] and len(pixels[0].split()) == results.MISTAKES
     limit = max(abs(w) for w in np.ravel(content["first_conv"]["weights"]))
-    kernels = by_colours[("FF2166AC", "FFFFFFFF", "FFB2182B")]
+    kernels = by_colours[("FF" + learned.NEGATIVE[1:], "FFFFFFFF", "FF" + learned.POSITIVE[1:])]
     assert [float(v) for v in kernels[1]] == pytest.approx([-limit, 0, limit]) and len(
         kernels[0].split()
     ) == 8
@@ -206,3 +207,19 @@ def test_libreoffice_recalculates_the_section_without_errors(run, tmp_path: Path
     assert overall == pytest.approx(100 * 9941 / 10_100, rel=1e-12)
     labelled = {sheet.cell(r, 1).value: sheet.cell(r, 2).value for r in range(last + 2, last + 6)}
     assert labelled["Test images"] == 10_100 and labelled["Right (the diagonal)"] == 9941
+
+
+def _hue(colour: str) -> str:
+    """ "red" or "blue": which end of a diverging scale a #RRGGBB colour is."""
+    r, _, b = (int(colour[k : k + 2], 16) for k in (1, 3, 5))
+    assert abs(r - b) > 60, colour  # clearly one or the other
+    return "red" if r > b else "blue"
+
+
+def test_one_sign_language_across_the_workbook() -> None:
+    """The Backprop sheet's gradients were red below 0 and the kernels blue: now red < 0 < blue in both, and
+    each legend says what is coloured."""
+    assert [_hue(formats.GRADIENT_NEGATIVE), _hue(formats.GRADIENT_POSITIVE)] == ["red", "blue"]
+    assert [_hue(learned.NEGATIVE), _hue(learned.POSITIVE)] == ["red", "blue"]
+    assert "Gradient cells ∂E_total/∂w: red < 0" in table.GRADIENT_NOTE and "blue > 0" in table.GRADIENT_NOTE
+    assert "red weights go up" not in table.GRADIENT_NOTE  # it was the gradient cell that was red

@@ -21,7 +21,7 @@ from excelgen import assemble
 from excelgen.assemble import write_workbook
 from excelgen.model.config import Config, Network, Training
 from excelgen.model.reference import FD_STEP, FORWARD, TOLERANCE, gradient_check, initial_point, run_all
-from excelgen.sheets import formats, layout
+from excelgen.sheets import charts, formats, layout
 from excelgen.sheets.backprop import exercise
 from xlsxedit.package import Package
 
@@ -330,8 +330,20 @@ def test_bias_columns_in_the_file(books: dict[str, Path]) -> None:
         ws = formulas(books[name])[layout.BACKPROP]
         return [c.value for c in ws[layout.HEADER_ROW + 1] if c.value is not None]
 
-    assert "b1" not in header("small") and "dE/db1" not in header("small")
-    assert header("biases") == ["iteration", *layout.columns(BIASES)]
+    assert "b1" not in header("small") and "∂E_total/∂b1" not in header("small")
+    assert header("biases") == ["iteration", *map(layout.header, layout.columns(BIASES))]
+
+
+def test_gradient_headers_use_the_documents_notation(books: dict[str, Path]) -> None:
+    """The headers said dE/dw1 while the derivation said ∂E_total/∂w1 and the legend ∂E/∂·."""
+    ws = formulas(books["biases"])[layout.BACKPROP]
+    texts = [c.value for c in ws[layout.HEADER_ROW + 1] if isinstance(c.value, str)]
+    gradients = [t for t in texts if "∂" in t or "dE/d" in t]
+    params = ("w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8", "b1", "b2")
+    assert gradients == [f"∂E_total/∂{p}" for p in params]
+    top = ws.iter_rows(max_row=layout.GROUP_ROW)
+    everything = " ".join(str(c.value) for row in top for c in row if c.value)
+    assert "∂E/∂" not in everything and "dE/d" not in everything
 
 
 def test_max_iterations_fit_every_sheet() -> None:
@@ -390,7 +402,7 @@ def series(chart: ElementTree.Element) -> list[dict[str, str]]:
     return [
         {
             "name": s.findtext("c:tx/c:strRef/c:f", namespaces=CHART_NS).replace("'", ""),
-            "values": s.findtext("c:val/c:numRef/c:f", namespaces=CHART_NS).replace("'", ""),
+            "values": s.findtext("c:yVal/c:numRef/c:f", namespaces=CHART_NS).replace("'", ""),
         }
         for s in chart.iter(f"{{{CHART_NS['c']}}}ser")
     ]
@@ -406,7 +418,7 @@ def test_sweep_charts_have_one_series_per_rate_named_by_its_header(books: dict[s
     assert len(charts) == 2  # linear and log scale
     last = layout.SWEEP_FIRST_DATA_ROW + config.training.iterations
     for chart in charts:
-        assert chart.find(".//c:lineChart", CHART_NS) is not None
+        assert chart.find(".//c:scatterChart", CHART_NS) is not None
         expected = []
         for lr in config.training.learning_rates:
             col = layout.sweep_column(config, lr)
@@ -430,13 +442,14 @@ def test_every_table_sheet_has_its_etotal_chart_and_weight_chart(name: str, book
     trained = ["w1", "w2", "w3", "w4", "w5", "w6", "w7", "w8"] + (["b1", "b2"] if name == "biases" else [])
     for sheet, _ in layout.table_sheets(config):
         etotal, weights = charts[sheet]
-        assert etotal.find(".//c:lineChart", CHART_NS) is not None
+        assert etotal.find(".//c:scatterChart", CHART_NS) is not None
         values = unquoted(layout.area(sheet, first, col, last))
-        assert series(etotal) == [
-            {"name": unquoted(layout.ref(sheet, layout.HEADER_ROW, col)), "values": values}
-        ]
+        # Named by a cell that says which η drew it (the sheet's title, a formula on its η), or on Backprop,
+        # whose title names the cell eta, by the header.
+        name = layout.LR_TITLE_CELL if sheet != layout.BACKPROP else (layout.HEADER_ROW, col)
+        assert series(etotal) == [{"name": unquoted(layout.ref(sheet, *name)), "values": values}]
         # A series per parameter, named by its header cell.
-        assert weights.find(".//c:lineChart", CHART_NS) is not None
+        assert weights.find(".//c:scatterChart", CHART_NS) is not None
         expected = [
             {
                 "name": unquoted(layout.ref(sheet, layout.HEADER_ROW, layout.column(config, p))),
@@ -673,3 +686,126 @@ def test_the_sweep_charts_do_not_overlap(books: dict[str, Path]) -> None:
         for a in root.iter(f"{xdr}twoCellAnchor")
     )
     assert len(spans) == 2 and spans[0][1] < spans[1][0], spans
+
+
+# --- Charts that read in every engine: a numeric iteration axis, in view, labels that follow the cells. -----
+
+
+@pytest.mark.parametrize(
+    ("iterations", "unit"),
+    [(3, 1), (10, 1), (12, 2), (60, 10), (100, 10), (101, 20), (500, 50), (10_000, 1000)]
+    + [(10**6, 100_000), (1_000_001, 200_000)],
+)
+def test_the_iteration_axis_is_labelled_in_round_steps(iterations: int, unit: int) -> None:
+    assert charts.major_unit(iterations) == unit
+    assert iterations / unit <= charts.MAX_X_LABELS
+
+
+@pytest.mark.parametrize("name", ["small", "extreme"])
+def test_every_iteration_chart_is_a_scatter_on_a_numeric_axis_with_round_labels_below_the_plot(
+    name: str, books: dict[str, Path]
+) -> None:
+    """A category axis ("line" chart) made LibreOffice print a label per third iteration, run together."""
+    config = CONFIGS[name]
+    n = config.training.iterations
+    by_sheet = charts_by_sheet(books[name])
+    assert set(by_sheet) >= {s for s, _ in layout.table_sheets(config)} | {layout.SWEEP}
+    for sheet, drawn in by_sheet.items():
+        assert bool(drawn) == (sheet != layout.CHECK), sheet
+        for chart in drawn:
+            assert chart.find(".//c:lineChart", CHART_NS) is None
+            assert chart.find(".//c:catAx", CHART_NS) is None
+            assert chart.find(".//c:scatterChart/c:scatterStyle", CHART_NS).get("val") == "lineMarker"
+            x_axis, _ = chart.findall(".//c:valAx", CHART_NS)
+            assert x_axis.find("c:axPos", CHART_NS).get("val") == "b", sheet
+
+            def val(path: str, axis: ElementTree.Element = x_axis) -> float:
+                return float(axis.find(path, CHART_NS).get("val"))
+
+            assert (val("c:scaling/c:min"), val("c:scaling/c:max")) == (0, n)
+            assert val("c:majorUnit") == charts.major_unit(n)
+            # Labels at the bottom even when a weight crosses 0 (η = 2's weights put them inside the plot).
+            assert x_axis.find("c:tickLblPos", CHART_NS).get("val") == "low"
+            for ser in chart.iter(f"{{{CHART_NS['c']}}}ser"):
+                assert ser.find("c:xVal/c:numRef/c:f", CHART_NS) is not None  # the iteration column
+
+
+def column_px(book, sheet: str, col: int) -> int:
+    """A column's width in pixels as Excel counts it: the file stores characters + 0.71 (xlsxwriter's
+    padding; 64 px for a column no sheet sized)."""
+    for d in book[sheet].column_dimensions.values():
+        if d.min and d.max and d.min <= col + 1 <= d.max and d.width:
+            return int((d.width - 0.7109375) * 7 + 0.5) + 5
+    return layout.DEFAULT_COLUMN_PX
+
+
+@pytest.mark.parametrize("name", ["small", "biases"])
+def test_every_chart_is_in_view_from_where_its_data_starts(name: str, books: dict[str, Path]) -> None:
+    """Each chart starts within a screen's width of column A and above its table's first row: the Backprop
+    sheet's used to sit at AW1, past the derivation and the gradient check, where no student found them."""
+    book = formulas(books[name])
+    with zipfile.ZipFile(books[name]) as z:
+        for sheet, drawings in drawings_by_sheet(z).items():
+            for part, _ in drawings:
+                for anchor in ElementTree.fromstring(z.read(part)).iter(f"{XDR_NS}twoCellAnchor"):
+                    col, off, row = (
+                        int(anchor.findtext(f"{XDR_NS}from/{XDR_NS}{k}")) for k in ("col", "colOff", "row")
+                    )
+                    left = sum(column_px(book, sheet, c) for c in range(col)) + off / 9525
+                    assert left < layout.SCREEN_PX, (sheet, col, left)
+                    first = layout.SWEEP_FIRST_DATA_ROW if sheet == layout.SWEEP else layout.FIRST_DATA_ROW
+                    assert row <= first, (sheet, row)
+    first_chart = drawings_by_sheet(zipfile.ZipFile(books[name]))[layout.BACKPROP]
+    assert first_chart
+    assert layout.BACKPROP_CHART_CELL[1] < layout.DERIVATION_COLS[0] < layout.GRADCHECK_LABEL_COL
+
+
+@pytest.mark.parametrize("name", ["small", "biases"])
+def test_no_chart_title_names_a_value_that_an_edit_could_change(name: str, books: dict[str, Path]) -> None:
+    """A title is plain text that LibreOffice never updates, so it names no rate; what names one (a series)
+    is a link to a cell whose formula reads the η cell."""
+    for sheet, drawn in charts_by_sheet(books[name]).items():
+        for chart in drawn:
+            title = "".join(
+                t.text or "" for t in chart.iter("{http://schemas.openxmlformats.org/drawingml/2006/main}t")
+            )
+            assert title and not re.search(r"\d", title), (sheet, title)
+            for ser in chart.iter(f"{{{CHART_NS['c']}}}ser"):
+                assert ser.find("c:tx/c:strRef/c:f", CHART_NS) is not None, sheet
+
+
+def test_labels_that_name_a_rate_are_formulas_on_its_eta_cell(books: dict[str, Path]) -> None:
+    config = SMALL
+    book, values = formulas(books["small"]), cached(books["small"])
+    for lr in config.training.learning_rates:
+        sheet = layout.lr_sheet_name(lr)
+        eta = layout.a1(*layout.LR_ETA_CELL, absolute=True)
+        title = book[sheet].cell(*(k + 1 for k in layout.LR_TITLE_CELL))
+        assert title.value == f'="Learning rate η = "&{eta}'
+        assert values[sheet].cell(*(k + 1 for k in layout.LR_TITLE_CELL)).value == f"Learning rate η = {lr:g}"
+        col = layout.sweep_column(config, lr)
+        header = book[layout.SWEEP].cell(layout.SWEEP_HEADER_ROW + 1, col + 1).value
+        assert header == f'="η = "&{layout.ref(sheet, *layout.LR_ETA_CELL)}'
+        # The tab cannot follow: a note under the η cell says so, and what regenerating does.
+        notes = [book[sheet].cell(r + 1, 1).value for r in layout.LR_ETA_NOTE_ROWS]
+        assert any(sheet in n and "make workbook" in n for n in notes), notes
+
+
+def test_check_sheet_reads_block_by_block_and_its_note_fits_a_screen(books: dict[str, Path]) -> None:
+    """Each block's largest difference sat beside the next block's name ("0.0E+00 η=0.1"), and the note was
+    one line of 230 characters."""
+    config = SMALL
+    sheet = formulas(books["small"])[layout.CHECK]
+
+    def at(row: int, col: int):
+        return sheet.cell(row + 1, col + 1).value
+
+    for t, (name, _) in enumerate(layout.table_sheets(config)):
+        numpy_col, wb_col, diff_col = layout.check_etotal_cols(config, t)
+        assert at(layout.CHECK_GROUP_ROW, numpy_col) == name
+        # Nothing else on the name's row; the largest difference on the next, inside the block.
+        assert at(layout.CHECK_GROUP_ROW, wb_col) is None and at(layout.CHECK_GROUP_ROW, diff_col) is None
+        assert at(layout.CHECK_LARGEST_ROW, numpy_col) is None
+        assert str(at(layout.CHECK_LARGEST_ROW, diff_col)).startswith("=MAX(")
+    notes = [at(row, 0) for row in layout.CHECK_NOTE_ROWS]
+    assert all(note and len(note) <= 105 for note in notes), notes

@@ -119,8 +119,9 @@ def test_a_second_export_after_regenerating_still_appends_runs(tmp_path: Path) -
     export_run(write_run(tmp_path / "runs" / "a", [98.0]), book)
     generate(book)
     export_run(write_run(tmp_path / "runs" / "b", [99.0]), book)
-    rows = list(load_workbook(book, read_only=True)[RUNS_SHEET].values)
-    assert [r[0] for r in rows[1:]] == [(tmp_path / "runs" / n).as_posix() for n in "ab"]
+    header, *rows = list(load_workbook(book, read_only=True)[RUNS_SHEET].values)
+    folder = header.index("Run folder")
+    assert [r[folder] for r in rows] == [(tmp_path / "runs" / n).as_posix() for n in "ab"]
 
 
 @pytest.mark.libreoffice
@@ -225,8 +226,9 @@ def test_concurrent_exports_all_land(tmp_path: Path) -> None:
     procs = [subprocess.Popen([*argv, str(r), str(book)], cwd=ROOT, stderr=subprocess.PIPE) for r in runs]
     for proc in procs:
         assert proc.wait(timeout=120) == 0, proc.stderr.read().decode()
-    rows = list(load_workbook(book, read_only=True)[RUNS_SHEET].values)[1:]
-    assert sorted(r[0] for r in rows) == sorted(run.as_posix() for run in runs)
+    header, *rows = list(load_workbook(book, read_only=True)[RUNS_SHEET].values)
+    folder = header.index("Run folder")
+    assert sorted(r[folder] for r in rows) == sorted(run.as_posix() for run in runs)
     assert leftovers(tmp_path) == []
 
 

@@ -26,6 +26,14 @@ EDITED_MESSAGE = (
 )
 
 
+# How to read the sheet, a short line each (one long line ran off the screen).
+NOTE = (
+    "numpy: constants excelgen computed for the generated inputs. workbook: live references to the sheets.",
+    "relative difference = |a − b| / max(|a|, |b|), 0 when both are 0.",
+    f"For E_total the scale is at least {E_TOTAL_FLOOR:g}: below it float64 holds only rounding noise.",
+)
+
+
 def status_formula() -> str:
     message = EDITED_MESSAGE.replace('"', '""')
     return (
@@ -56,14 +64,8 @@ def write_check(
     for name, label in summary_labels.items():
         row, col = layout.CHECK_CELLS[name]
         cells.text(row, col - 1, label, formats.label)
-    cells.text(
-        layout.CHECK_NOTE_ROW,
-        0,
-        "numpy: constants written by excelgen for the generated inputs. workbook: live references. "
-        "relative difference = |a − b| / max(|a|, |b|), 0 when both are 0; for E_total the scale is at least "
-        f"{E_TOTAL_FLOOR:g}, below which float64 holds only rounding noise.",
-        formats.note,
-    )
+    for row, line in zip(layout.CHECK_NOTE_ROWS, NOTE, strict=True):
+        cells.text(row, 0, line, formats.note)
 
     # Left: the generated inputs, then every table's final parameters.
     inputs = layout.check_inputs(config)
@@ -110,11 +112,15 @@ def write_check(
     cells.text(layout.CHECK_HEADER_ROW, layout.CHECK_ITERATION_COL, "iteration", formats.header)
     for t, (sheet_name, _) in enumerate(tables):
         numpy_col, wb_col, diff_col = layout.check_etotal_cols(config, t)
+        # The name over its block's three columns; on the row below, inside the block, its largest difference
+        # (beside the name it read as the next block's: "0.0E+00 η=0.1").
         cells.text(layout.CHECK_GROUP_ROW, numpy_col, sheet_name, formats.heading)
-        cells.text(layout.CHECK_GROUP_ROW, wb_col, "largest", formats.label)
+        cells.blank(layout.CHECK_GROUP_ROW, wb_col, formats.heading)
+        cells.blank(layout.CHECK_GROUP_ROW, diff_col, formats.heading)
+        cells.text(layout.CHECK_LARGEST_ROW, wb_col, "largest rel. diff", formats.label)
         diffs = f"{layout.a1(first, diff_col)}:{layout.a1(first + n, diff_col)}"
-        cells.formula(layout.CHECK_GROUP_ROW, diff_col, f"=MAX({diffs})", formats.rel_diff, 0.0)
-        block_max.append(layout.a1(layout.CHECK_GROUP_ROW, diff_col))
+        cells.formula(layout.CHECK_LARGEST_ROW, diff_col, f"=MAX({diffs})", formats.rel_diff, 0.0)
+        block_max.append(layout.a1(layout.CHECK_LARGEST_ROW, diff_col))
         for col, text in zip(
             (numpy_col, wb_col, diff_col), ("numpy E_total", "workbook E_total", "rel. diff"), strict=True
         ):
@@ -156,8 +162,8 @@ def _write_rows(sheet, config, runs, formats, cells: Cells) -> None:
         for numpy_col, prefix, values in blocks:
             diff = rel_diff(layout.a1(row, numpy_col), layout.a1(row, numpy_col + 1), E_TOTAL_FLOOR)
             run += [
-                (None, formats.constant, values[k]),
-                (f"={prefix}{source}", formats.value, values[k]),
+                (None, formats.constant_positive, values[k]),
+                (f"={prefix}{source}", formats.positive, values[k]),
                 (diff, formats.rel_diff, 0.0),
             ]
         write_cells(sheet, row, first_col, run)

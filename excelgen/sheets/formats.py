@@ -12,11 +12,17 @@ from xlsxwriter.format import Format
 from xlsxwriter.workbook import Workbook
 
 VALUE = "0.000000000"  # the documents show nine decimals
-GRADIENT = "0.000E+00"  # gradients span decades
+# A quantity that is never negative (an activation, E1, E2, E_total) and may shrink to any size (E_total
+# reaches 1e-30 on a long run): the documents' nine decimals from 1e-4 up, where they keep six significant
+# digits or more, and six significant digits in scientific notation below, so nothing rounds to 0.000000000.
+# One condition and no sign: LibreOffice drops the minus of a number in a conditional format's last section,
+# so the signed columns (weights, net inputs) keep plain decimals and the gradients scientific notation.
+NONNEGATIVE = "[<0.0001]0.00000E+00;0.000000000"
+GRADIENT = "0.000E+00"  # gradients span decades, and pass through 0
 REL_DIFF = "0.0E+00"
-NODE_VALUE = "0.0000"
+NODE_VALUE = "[<0.001]0.00E+00;0.0000"  # the diagram's activations and E_total, likewise
 # The gradient check: E₊ and E₋ differ from the ninth decimal on, and the two gradients agree to ~10 digits.
-E_TOTAL_FINE = "0.000000000000000"
+E_TOTAL_FINE = "[<0.0001]0.000000000E+00;0.000000000000000"
 GRADIENT_FINE = "0.000000000E+00"
 
 INPUT_BLUE = "#0000FF"
@@ -51,6 +57,7 @@ class Formats:
     header_highlight: Format  # E_total's column name
     iteration: Format
     value: Format
+    positive: Format  # an activation or an error: see NONNEGATIVE
     gradient: Format
     e_total: Format
     equation: Format
@@ -61,6 +68,7 @@ class Formats:
     edge_value: Format
     node_value: Format
     constant: Format  # a numpy number written by the generator
+    constant_positive: Format  # … of E_total
     generated_input: Format  # an input as generated, kept for comparison
     rel_diff: Format
     status: Format
@@ -100,8 +108,9 @@ def create(book: Workbook) -> Formats:
         header_highlight=fmt(**{**header, "bg_color": HIGHLIGHT_FILL}),
         iteration=fmt(num_format="0", align="center"),
         value=fmt(num_format=VALUE),
+        positive=fmt(num_format=NONNEGATIVE),
         gradient=fmt(num_format=GRADIENT),
-        e_total=fmt(num_format=VALUE, bold=True, bg_color=HIGHLIGHT_FILL),
+        e_total=fmt(num_format=NONNEGATIVE, bold=True, bg_color=HIGHLIGHT_FILL),
         equation=fmt(font_name="Cambria Math"),
         input_node=fmt(**node, bg_color=INPUT_NODE_FILL),
         hidden_node=fmt(**node, bg_color=HIDDEN_NODE_FILL),
@@ -110,6 +119,7 @@ def create(book: Workbook) -> Formats:
         edge_value=fmt(num_format=NODE_VALUE, align="left", font_color="#595959"),
         node_value=fmt(num_format=NODE_VALUE, align="center", border=1),
         constant=fmt(num_format=VALUE, font_color="#595959"),
+        constant_positive=fmt(num_format=NONNEGATIVE, font_color="#595959"),
         generated_input=fmt(font_color="#595959"),
         rel_diff=fmt(num_format=REL_DIFF),
         status=fmt(bold=True, font_size=13),

@@ -6,8 +6,8 @@ Rows and columns are 0-based, as xlsxwriter counts them; `a1` turns them into th
 Every iteration table (the Backprop sheet and each learning-rate sheet) has the same shape: the iteration
 number in column A, then `columns(config)` from column B, the header on HEADER_ROW and iteration 0 on
 FIRST_DATA_ROW. The rows above the header hold each sheet's own material (legend, inputs, diagram, exercise
-switch, derivation, gradient check, charts on Backprop; the η cell, a summary, a legend and charts on a
-learning-rate sheet).
+switch, charts, derivation, gradient check on Backprop; the η cell and its notes, a summary, a legend and
+charts on a learning-rate sheet).
 """
 
 from __future__ import annotations
@@ -143,6 +143,12 @@ _COLUMN = {
 }
 
 
+def header(name: str) -> str:
+    """The text of a table column's header: the name itself, but a gradient in the documents' notation,
+    "∂E_total/∂w1" for reference.py's key "dE/dw1". Whoever finds a column by its header text asks here."""
+    return f"∂E_total/∂{name.removeprefix('dE/d')}" if name.startswith("dE/d") else name
+
+
 def columns(config: Config) -> list[str]:
     """The table's columns in order (see _table_columns), named by reference.py's keys."""
     return list(_COLUMNS[config.has_biases])
@@ -196,7 +202,7 @@ ETA_CELL = (INPUT_HEADER_ROW + 2 + len(_INPUT_BLOCKS[0][2]), 1)  # below i1…b2
 assert max(r for r, _ in [*INPUT_CELLS.values(), ETA_CELL]) < GROUP_ROW - 1
 
 # --- The rest of the Backprop sheet's top area, left to right: the legend (row 1), the diagram and the
-# exercise switch, the derivation, the gradient check, the E_total and weight charts. ------------------------
+# exercise switch, the E_total and weight charts, the derivation, the gradient check. ------------------------
 
 LEGEND_ROW = 1  # a label in column A, then one swatch per colour, then a note
 LEGEND_COL = 1
@@ -223,15 +229,23 @@ SHOW_ANSWERS = "show_answers"
 SHOW_ANSWERS_CELL = (DIAGRAM_TOP + 8, DIAGRAM_LEFT + 1)
 EXERCISE_ITERATIONS = 2  # show_answers = FALSE blanks iterations 0 and 1 (and the weights their updates give)
 
-DERIVATION_TOP = 1  # one line of the derivation per row, in two blocks side by side
-DERIVATION_COLS = (17, 26)  # forward pass and output layer; hidden layer
+# The E_total and weight charts, right of the diagram: the first thing beside it, within a wide screen of
+# column A (tests/test_workbook.py holds every chart to SCREEN_PX).
+BACKPROP_CHART_CELL = (1, DIAGRAM_LEFT + 11)  # top-left cell of the E_total chart (column R)
+TOP_CHART_SIZE = (400, 20 * (GROUP_ROW - 2))  # pixels: a chart from row 1 ends above the group row
+WEIGHT_CHART_X_OFFSET = TOP_CHART_SIZE[0] + 16  # pixels from the E_total chart's top-left cell
+WEIGHT_CHART_WIDTH = 500  # the weight chart has a legend on its right
+SCREEN_PX = 1920  # a chart starts within this many pixels of column A's left edge
+
+DERIVATION_TOP = 1  # one line of the derivation per row, in two blocks side by side, right of the charts
+DERIVATION_COLS = (30, 40)  # forward pass and output layer; hidden layer
 
 # The gradient check: a label column, then one column per parameter (w1…w8, b1 and b2 when trained), right of
-# the widest table (35 columns with biases), so the derivation's text runs up to it on every config.
+# the derivation, whose longest line runs over 11 columns from DERIVATION_COLS[1].
 FD_STEP = "fd_step"  # the input h of the central differences
 GRADCHECK_MAX = "gradcheck_max_rel_diff"
 GRADCHECK_TOP = 1  # its heading
-GRADCHECK_LABEL_COL = 36
+GRADCHECK_LABEL_COL = 52
 FD_STEP_CELL = (GRADCHECK_TOP + 1, GRADCHECK_LABEL_COL + 1)
 GRADCHECK_HEADER_ROW = GRADCHECK_TOP + 2  # the parameters' names
 GRADCHECK_ROWS = ("value", "plus", "minus", "fd", "chain", "rel_diff")  # then one row each, in this order
@@ -257,29 +271,36 @@ def fd_name(param: str) -> str:
 
 
 GRADCHECK_LAST_COL = GRADCHECK_LABEL_COL + len(WEIGHTS + BIASES)
-BACKPROP_CHART_CELL = (1, GRADCHECK_LAST_COL + 2)  # top-left cell of the E_total chart
-TOP_CHART_WIDTH = 700  # pixels, the E_total chart; the weight chart sits to its right
-TOP_CHART_HEIGHT = 20 * (GROUP_ROW - 2)  # pixels: a chart from row 1 ends above the group row
-WEIGHT_CHART_X_OFFSET = TOP_CHART_WIDTH + 20  # pixels from the E_total chart's top-left cell
 assert GRADCHECK_MAX_CELL[0] < GROUP_ROW - 1 and SHOW_ANSWERS_CELL[0] < GROUP_ROW - 1
 
 # --- A learning-rate sheet's top area. ----------------------------------------------------------------------
 
 LR_ETA_CELL = (2, 1)  # the sheet's own η, a constant its update formulas read
-LR_SUMMARY_TOP = 4  # E_total at the start, at the end, and its smallest: labels in column A …
+LR_ETA_NOTE_ROWS = (3, 4)  # below it: what follows an edit of η, and what cannot (the tab's name)
+LR_SUMMARY_TOP = 5  # E_total at the start, at the end, and its smallest: labels in column A …
 LR_SUMMARY_COL = 3  # … values in column D
 LR_CHART_CELL = (1, 6)  # the E_total chart; the weight chart to its right (WEIGHT_CHART_X_OFFSET)
 LR_LEGEND_ROW = LR_SUMMARY_TOP + 4  # the colour legend, below the summary
+# "Learning rate η = 0.5", a formula on the η cell; it names the E_total chart's series too.
+LR_TITLE_CELL = (TITLE_ROW, 0)
+assert LR_LEGEND_ROW + 2 < GROUP_ROW  # the legend's swatches, then its note in two lines
 
 # --- LR sweep. ----------------------------------------------------------------------------------------------
 
-SWEEP_HEADER_ROW = 0  # "iteration", "η = 0.1", "η = 0.2", …
-SWEEP_FIRST_DATA_ROW = 1  # iteration 0
+SWEEP_TITLE_ROWS = (0, 1)  # a title, and one line saying what the sheet shows
+SWEEP_HEADER_ROW = 2  # "iteration", "η = 0.1", "η = 0.2", …
+SWEEP_FIRST_DATA_ROW = SWEEP_HEADER_ROW + 1  # iteration 0
 SWEEP_ITERATION_COL = 0
 
 
 def sweep_header(lr: float) -> str:
+    """The header of a rate's LR sweep column as generated (its cell is a formula on the rate's η cell)."""
     return f"η = {lr:g}"
+
+
+def sweep_header_formula(lr: float) -> str:
+    """The header cell's formula: it reads the η cell of the rate's sheet, so it follows an edit there."""
+    return f'="η = "&{ref(lr_sheet_name(lr), *LR_ETA_CELL)}'
 
 
 def sweep_column(config: Config, lr: float) -> int:
@@ -324,10 +345,11 @@ CHECK_CELLS: dict[str, tuple[int, int]] = {
     CHECK_TOLERANCE: (3, 1),
     CHECK_EDITED: (4, 1),
 }
-CHECK_NOTE_ROW = 5  # how to read the sheet
-CHECK_GROUP_ROW = 6  # a sheet name over its three columns, with that block's largest relative difference
-CHECK_HEADER_ROW = 7
-CHECK_FIRST_DATA_ROW = 8
+CHECK_NOTE_ROWS = (5, 6, 7)  # how to read the sheet, in lines short enough for a screen
+CHECK_GROUP_ROW = 8  # a sheet name over its three columns
+CHECK_LARGEST_ROW = 9  # below it, in the block's own columns: that block's largest relative difference
+CHECK_HEADER_ROW = 10
+CHECK_FIRST_DATA_ROW = 11
 
 # Left: what the numbers were generated from, then the final parameters of every table.
 CHECK_INPUT_COLS = (0, 1, 2, 3)  # name, generated value, value in the workbook now, edited (0/1)

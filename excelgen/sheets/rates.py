@@ -30,18 +30,16 @@ def write_lr_sheet(
     eta_row, eta_col = layout.LR_ETA_CELL
     etotal_col = layout.column(config, "E_total")
     first, last = layout.data_row(0), layout.last_data_row(config)
+    eta = layout.a1(eta_row, eta_col, absolute=True)
     cells = Cells()
-    cells.text(layout.TITLE_ROW, 0, f"Learning rate η = {lr:g}", formats.title)
-    cells.text(
-        layout.TITLE_ROW + 1,
-        0,
-        "The Backprop table trained with this sheet's own η; iteration 0 reads the named inputs.",
-        formats.note,
-    )
+    cells.formula(*layout.LR_TITLE_CELL, f'="Learning rate η = "&{eta}', formats.title, title(lr))
+    cells.text(layout.TITLE_ROW + 1, 0, "The Backprop table trained with this sheet's own η.", formats.note)
     cells.text(eta_row, eta_col - 1, "η", formats.label)
     cells.number(eta_row, eta_col, lr, formats.input)
     cells.comment(eta_row, eta_col, f"This sheet's learning rate, used by every update below ({name}).")
     sheet.data_validation(eta_row, eta_col, eta_row, eta_col, eta_validation(f"η of {name}"))
+    for row, note in zip(layout.LR_ETA_NOTE_ROWS, eta_notes(lr), strict=True):
+        cells.text(row, 0, note, formats.note)
     summary = (
         ("E_total at iteration 0", layout.a1(first, etotal_col), run["E_total"][0]),
         (
@@ -61,5 +59,20 @@ def write_lr_sheet(
     legend(cells, layout.LR_LEGEND_ROW, formats)
     cells.write(sheet)
 
-    insert_charts(book, sheet, config, layout.LR_CHART_CELL, f"η = {lr:g}")
-    table.write_table(sheet, config, run, layout.a1(eta_row, eta_col, absolute=True), formats)
+    insert_charts(
+        book, sheet, config, layout.LR_CHART_CELL, "E_total per iteration", name_cell=layout.LR_TITLE_CELL
+    )
+    table.write_table(sheet, config, run, eta, formats)
+
+
+def title(lr: float) -> str:
+    """The sheet's title as generated (its cell is a formula on the η cell, so it follows an edit)."""
+    return f"Learning rate η = {lr:g}"
+
+
+def eta_notes(lr: float) -> tuple[str, str]:
+    """Two short lines under the η cell: what follows an edit, and the one label that cannot (the tab)."""
+    return (
+        "Edit η: this sheet, its charts and the LR sweep follow.",
+        f"The tab keeps the name {layout.lr_sheet_name(lr)}; the next `make workbook` resets η.",
+    )

@@ -84,6 +84,8 @@ def column_format(name: str, formats: Formats):
         return formats.e_total
     if name.startswith("dE/d"):
         return formats.gradient
+    if name.startswith("a_") or name in ("E1", "E2"):
+        return formats.positive
     return formats.value
 
 
@@ -103,7 +105,7 @@ def write_header(sheet: Worksheet, config: Config, formats: Formats) -> None:
     for name in names:
         col = layout.column(config, name)
         header = formats.header_highlight if name == "E_total" else formats.header
-        sheet.write_string(row, col, name, header)
+        sheet.write_string(row, col, layout.header(name), header)
         sheet.write_comment(row, col, column_note(name, trained), {"x_scale": 2.2, "y_scale": 1.3})
 
 
@@ -135,22 +137,26 @@ def write_table(
     run: Mapping[str, np.ndarray],
     eta: str,
     formats: Formats,
+    freeze_header: bool = True,
 ) -> None:
-    """The whole table on a sheet whose rows above GROUP_ROW are written; freezes the header."""
+    """The whole table on a sheet whose rows above GROUP_ROW are written. Freezes the iteration column, and
+    every row down to the header when `freeze_header` (not on Backprop, whose top would fill a laptop's
+    screen: there the header scrolls away with the lesson above it)."""
     sheet.set_column(layout.ITERATION_COL, layout.ITERATION_COL, 9)
     for name in layout.columns(config):
         col = layout.column(config, name)
         sheet.set_column(col, col, 13 if name.startswith("dE/d") or name == "E_total" else 12)
     write_header(sheet, config, formats)
     write_rows(sheet, config, run, eta, formats)
-    sheet.freeze_panes(layout.FIRST_DATA_ROW, layout.FIRST_TABLE_COL)
+    sheet.freeze_panes(layout.FIRST_DATA_ROW if freeze_header else 0, layout.FIRST_TABLE_COL)
     gradient_colours(sheet, config)
 
 
 def gradient_colours(sheet: Worksheet, config: Config) -> None:
     """A diverging colour scale on each gradient column, so that sign and size read at a glance: red below 0,
-    white at 0, blue above. Its ends are ±max|∂E/∂·| of the column (formulas, so they follow every edit):
-    symmetric, they keep 0 white and both signs on one scale even when a column never changes sign."""
+    white at 0, blue above, as everywhere in the workbook (the MNIST kernels too). Its ends are
+    ±max|∂E_total/∂w| of the column (formulas, so they follow every edit): symmetric, they keep 0 white and
+    both signs on one scale even when a column never changes sign."""
     for first_row, col, last_row, _ in layout.gradient_areas(config):
         cells = f"{layout.a1(first_row, col, True)}:{layout.a1(last_row, col, True)}"
         largest = f"MAX(MAX({cells}),-MIN({cells}))"
@@ -176,7 +182,12 @@ def gradient_colours(sheet: Worksheet, config: Config) -> None:
 
 # --- What every table sheet shows with its table: the colours' legend, the η cell's validation. ---
 
-GRADIENT_NOTE = "Gradient colours: red < 0 < blue, scaled per column"
+# What the gradients' colours mean, in the one notation of the workbook (the documents' ∂E_total/∂w).
+GRADIENT_NOTE_LINES = (
+    "Gradient cells ∂E_total/∂w: red < 0 (w rises next row),",
+    "blue > 0 (w falls), white 0; scaled per column.",
+)
+GRADIENT_NOTE = " ".join(GRADIENT_NOTE_LINES)
 
 
 def eta_validation(cell_name: str) -> dict:
@@ -198,8 +209,8 @@ def legend(cells: Cells, row: int, formats: Formats, exercise: bool = False) -> 
         ("input", formats.swatch_input),
         ("formula", formats.swatch_formula),
         ("E_total", formats.swatch_e_total),
-        ("∂E/∂· < 0", formats.swatch_negative),
-        ("∂E/∂· > 0", formats.swatch_positive),
+        ("gradient < 0", formats.swatch_negative),
+        ("gradient > 0", formats.swatch_positive),
     ]
     if exercise:
         swatches.append(("to work out", formats.swatch_hidden))
@@ -207,7 +218,8 @@ def legend(cells: Cells, row: int, formats: Formats, exercise: bool = False) -> 
     for k, (text, fmt) in enumerate(swatches):
         cells.text(row, layout.LEGEND_COL + k, text, fmt)
     if exercise:
-        note = f"Edit an input and everything follows. {GRADIENT_NOTE}; red weights go up."
+        note = f"Edit an input and everything follows. {GRADIENT_NOTE}"
         cells.text(row, layout.LEGEND_COL + len(swatches), note, formats.note)
-    else:
-        cells.text(row + 1, 0, GRADIENT_NOTE + ".", formats.note)
+    else:  # in two lines: a chart covers the right from column G
+        for k, line in enumerate(GRADIENT_NOTE_LINES, start=1):
+            cells.text(row + k, 0, line, formats.note)

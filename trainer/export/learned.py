@@ -1,8 +1,9 @@
 """The MNIST sheet's last section, "what the network learned", drawn in cells from the run's results.json
 (trainer/results.py): the confusion matrix with per-class accuracy as live formulas, the most confident
 mistakes as 28x28 blocks of pixel values under a white-to-black colour scale, and the first convolution's
-kernels under a diverging one. Colour scales need no differential formats, so the grafted sheet carries them
-as they are; every number is written with write_number and every text with write_string.
+kernels under a diverging one (red < 0 < blue, as the Backprop sheet's gradients). Colour scales need no
+differential formats, so the grafted sheet carries them as they are; every number is written with
+write_number and every text with write_string.
 
 Where it goes. Column widths and row heights belong to whole columns and rows, and a picture needs square
 cells. So the section starts below everything else on the sheet, where its rows can all be CELL_PX high,
@@ -38,7 +39,9 @@ GALLERY_COLUMNS = 4  # mistakes side by side
 KERNELS_PER_LINE = 8
 KERNEL_SCALE = 2  # a kernel's weight fills a square of 2 x 2 cells: a 3x3 kernel of single cells is tiny
 WHITE, BLACK = "#FFFFFF", "#000000"
-NEGATIVE, POSITIVE = "#2166AC", "#B2182B"  # the kernels' diverging scale, blue < 0 < red
+# The kernels' diverging scale, red < 0 < blue: the workbook's one sign language (the Backprop sheet's
+# gradients too, in lighter tints that keep their digits legible).
+NEGATIVE, POSITIVE = "#B2182B", "#2166AC"
 MISTAKE_RED = "#F8696B"
 # Defined names, so that formulas and readers can find the blocks wherever the sheet puts them.
 CONFUSION_NAME = "mnist_confusion"
@@ -222,7 +225,7 @@ def _kernels_caption(res: Results) -> str:
     out, _, kh, kw = res.kernels.shape
     return (
         f"First convolution (module {res.conv_name}): {out} kernels of {kh}x{kw}, "
-        "blue negative, white 0, red positive"
+        "red negative, white 0, blue positive"
     )
 
 

@@ -33,14 +33,23 @@ EPOCH_COLUMNS = (
 HYPERPARAMETER_LABELS = {
     "epochs": "Epochs",
     "batch_size": "Batch size",
-    "lr": "Learning rate",
+    "lr": "Learning rate (peak)",
     "schedule": "Schedule",
     "optimizer": "Optimizer",
     "weight_decay": "Weight decay",
+    "label_smoothing": "Label smoothing",
     "augmentation": "Augmentation",
     "limit_train": "Training images (limit)",
     "threads": "Threads",
+    "pct_start": "Warm-up (share of steps)",
+    "momentum": "Momentum",
+    "nesterov": "Nesterov momentum",
+    "degrees": "Rotation (± degrees)",
+    "shift_px": "Shift (± pixels)",
+    "precision": "Precision",
+    "test_batch_size": "Test batch size",
 }
+CLASSES = 10
 EPOCH_TABLE_ROW = 3  # 0-based row of the epoch table's header on the MNIST sheet
 CHART_COLUMN = len(EPOCH_COLUMNS) + 1  # charts start one column right of the epoch table
 CHART_SIZE = (600, 300)  # pixels: about 9 columns by 15 rows
@@ -57,10 +66,46 @@ def settings(log: dict[str, Any], run_dir: Path) -> list[tuple[str, Any]]:
     rows: list[tuple[str, Any]] = [("Run folder", run_dir.as_posix()), ("Model", log.get("model"))]
     rows.append(("Parameters", log.get("params")))
     rows += [(label, hyper.get(key)) for key, label in HYPERPARAMETER_LABELS.items() if key in hyper]
-    rows += [(key, value) for key, value in hyper.items() if key not in HYPERPARAMETER_LABELS]
+    rows += [(label_of(key), value) for key, value in hyper.items() if key not in HYPERPARAMETER_LABELS]
     rows += [("Seed", log.get("seed")), ("Device", log.get("device")), ("Torch", log.get("torch_version"))]
     rows += [("Started", log.get("started_at")), ("Finished", log.get("finished_at"))]
-    return [(label, cell(value)) for label, value in rows if value is not None]
+    return [(label, _setting(value)) for label, value in rows if value is not None]
+
+
+def label_of(key: Any) -> str:
+    """A readable label for a setting this module does not name: "pct_start" -> "Pct start"."""
+    text = str(key).replace("_", " ").strip()
+    return text[:1].upper() + text[1:]
+
+
+def _setting(value: Any) -> Any:
+    return ("yes" if value else "no") if isinstance(value, bool) else cell(value)
+
+
+def smoothing_floor(smoothing: float, classes: int = CLASSES) -> float:
+    """The least label-smoothed cross-entropy any prediction reaches: the entropy of the smoothed target."""
+    on, off = 1 - smoothing + smoothing / classes, smoothing / classes
+    return -(on * math.log(on)) - (classes - 1) * (off * math.log(off) if off > 0 else 0.0)
+
+
+def _smoothing(log: dict[str, Any]) -> float | None:
+    """The run's label smoothing when it had one (0 < ε < 1), else None."""
+    hyper = log.get("hyperparameters")
+    value = number(hyper.get("label_smoothing")) if isinstance(hyper, dict) else None
+    return value if value is not None and 0 < value < 1 else None
+
+
+def loss_note(log: dict[str, Any]) -> tuple[str, str]:
+    """Two lines under the epoch table on why the train loss sits above the test loss."""
+    smoothing = _smoothing(log)
+    test = "Test loss: the final weights on the 10,000 test images, plain negative log-likelihood."
+    if smoothing:
+        return (
+            f"Train loss is above test loss by design: it is the label-smoothed loss the optimizer minimises "
+            f"(smoothing {smoothing:g}), which cannot fall below {smoothing_floor(smoothing):.2f},",
+            f"averaged over the epoch's augmented batches. {test}",
+        )
+    return ("Train loss: averaged over the epoch's batches (augmented) while the weights moved.", test)
 
 
 def mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_dir: Path) -> None:
@@ -81,8 +126,10 @@ def mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_dir
     )
     ws.write(1, 0, f"{summary}. Run folder: {run_dir.as_posix()}")
     first, last = _epoch_table(wb, ws, fmt, log["epochs"], best)
-    _charts(wb, ws, log["epochs"], first, last)
-    row = _settings(ws, fmt, last + 3, settings(log, run_dir))
+    _charts(wb, ws, log, first, last)
+    for k, line in enumerate(loss_note(log), start=2):
+        ws.write(last + k, 0, line)
+    row = _settings(ws, fmt, last + 5, settings(log, run_dir))
     row = _layers(ws, fmt, row + 2, log)
     # Below everything, so that its rows can be small squares: the confusion matrix, mistakes, kernels.
     learned.draw(wb, ws, MNIST_SHEET, max(row, CHARTS_END) + 3, run_dir, log)
@@ -120,8 +167,9 @@ def accuracy_axis(accs: list[float]) -> tuple[float, float]:
     return 0.0, AXIS_STEPS[-1]
 
 
-def _charts(wb: xlsxwriter.Workbook, ws, epochs: list[dict], first: int, last: int) -> None:
+def _charts(wb: xlsxwriter.Workbook, ws, log: dict[str, Any], first: int, last: int) -> None:
     """Test accuracy with the target line, and train and test loss, per epoch: native charts."""
+    epochs = log["epochs"]
 
     def column(key: str) -> list:
         col = [k for k, _, _ in EPOCH_COLUMNS].index(key)
@@ -139,12 +187,19 @@ def _charts(wb: xlsxwriter.Workbook, ws, epochs: list[dict], first: int, last: i
             "line": {"color": "#2F75B5", "width": 2},
         }
     )
+    target = {"color": "#C00000", "width": 1.5, "dash_type": "dash"}
     accuracy.add_series(
         {
             "name": f"Target {TARGET_ACC}%",
             "categories": column("epoch"),
             "values": column("target"),
-            "line": {"color": "#C00000", "width": 1.5, "dash_type": "dash"},
+            "line": target,
+            # One epoch is one point, and a line needs two: a wide dash marks the target instead.
+            "marker": (
+                {"type": "long_dash", "size": 14, "border": {"color": target["color"]}}
+                if len(epochs) < 2
+                else {"type": "none"}
+            ),
         }
     )
     low, step = accuracy_axis([a for a in (number(e.get("test_acc")) for e in epochs) if a is not None])
@@ -160,7 +215,9 @@ def _charts(wb: xlsxwriter.Workbook, ws, epochs: list[dict], first: int, last: i
     accuracy.set_title({"name": "MNIST test accuracy per epoch"})
 
     loss = wb.add_chart({"type": "line"})
-    for key, name, color in (("train_loss", "Train loss", "#ED7D31"), ("test_loss", "Test loss", "#2F75B5")):
+    train = "Train loss (label-smoothed)" if _smoothing(log) else "Train loss"
+    losses = (("train_loss", train, "#ED7D31"), ("test_loss", "Test loss", "#2F75B5"))
+    for key, name, color in losses:
         loss.add_series(
             {
                 "name": name,

@@ -25,7 +25,15 @@ from ..errors import UserError
 from .learned import owns_name as learned_owns_name
 from .log import load_log
 from .mnist import MNIST_SHEET, mnist_sheet
-from .runs import RUNS_COLUMNS, RUNS_SHEET, runs_row, runs_sheet
+from .runs import (
+    OLD_FIRST_HEADER,
+    RUNS_COLUMNS,
+    RUNS_SHEET,
+    column_order,
+    existing_headers,
+    runs_row,
+    runs_sheet,
+)
 
 # xlsxwriter's defaults would turn a text starting with "=" into a formula and a URL into a hyperlink.
 SCRATCH_OPTIONS = {
@@ -37,10 +45,14 @@ SCRATCH_OPTIONS = {
 
 
 def scratch_workbook(
-    log: dict[str, Any], run_dir: Path, runs_row_number: int, exported_at: datetime
+    log: dict[str, Any],
+    run_dir: Path,
+    runs_row_number: int,
+    exported_at: datetime,
+    runs_order: list[str | None] | None = None,
 ) -> bytes:
     """A workbook holding the MNIST sheet and a Runs sheet with its header and this run at runs_row_number
-    (1-based), to graft from."""
+    (1-based), its columns in `runs_order` (runs.column_order), to graft from."""
     out = io.BytesIO()
     wb = xlsxwriter.Workbook(out, SCRATCH_OPTIONS)
     fmt = {
@@ -50,7 +62,7 @@ def scratch_workbook(
         "value": wb.add_format({"align": "left"}),
     }
     mnist_sheet(wb, fmt, log, run_dir)
-    runs_sheet(wb, fmt, runs_row(log, run_dir, exported_at), runs_row_number)
+    runs_sheet(wb, fmt, runs_row(log, run_dir, exported_at), runs_row_number, runs_order)
     wb.close()
     return out.getvalue()
 
@@ -68,8 +80,9 @@ def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> Path | None:
     def draw(book: Package | None, folder: Path) -> Drawn:
         runs_are_mine = RUNS_SHEET.lower() in {n.lower() for n in OWNER.sheets(book)}
         last = book.last_row(RUNS_SHEET) if runs_are_mine else None
-        if last:  # our Runs sheet with at least its header: this run is appended below
-            scratch = scratch_workbook(log, run_dir, last + 1, exported_at)
+        if last:  # our Runs sheet with at least its header: this run is appended below, under its headers
+            order = column_order(existing_headers(book, RUNS_SHEET))
+            scratch = scratch_workbook(log, run_dir, last + 1, exported_at, order)
             return Drawn(scratch, SHEETS, keep=[RUNS_SHEET], rows={RUNS_SHEET: last + 1})
         return Drawn(scratch_workbook(log, run_dir, 2, exported_at), SHEETS)
 
@@ -91,7 +104,7 @@ def _default_workbook(folder: Path) -> Path:
 
 
 # What the first cell of each sheet says; it tells the trainer's sheets in workbooks from before the records.
-FIRST_CELLS = {MNIST_SHEET: "MNIST: ", RUNS_SHEET: RUNS_COLUMNS[0][0]}
+FIRST_CELLS = {MNIST_SHEET: "MNIST: ", RUNS_SHEET: (OLD_FIRST_HEADER, RUNS_COLUMNS[0][0])}
 
 
 def _legacy_sheets(book: Package) -> list[str]:

@@ -76,7 +76,7 @@ def write_backprop(
     gradcheck.add(cells, sheet, config, formats)
     cells.write(sheet)
 
-    insert_charts(book, sheet, config, layout.BACKPROP_CHART_CELL, "η from the cell eta")
+    insert_charts(book, sheet, config, layout.BACKPROP_CHART_CELL, "E_total per iteration (η: the cell eta)")
     exercise.hide_answers(sheet, config, formats)  # before the table's colour scales: it must win
-    table.write_table(sheet, config, run, layout.ETA, formats)
+    table.write_table(sheet, config, run, layout.ETA, formats, freeze_header=False)
     sheet.activate()
