@@ -34,6 +34,7 @@ from test_export import write_run
 from excelgen import cli
 from excelgen.assemble import OWNER as EXCELGEN
 from excelgen.model.config import Config, ConfigError, Training
+from excelgen.sheets import layout
 from trainer.errors import UserError
 from trainer.export import export_run
 from trainer.export.run import OWNER as TRAINER
@@ -172,6 +173,12 @@ def test_a_users_custom_property_survives_even_when_it_looks_like_a_record(tmp_p
     with Package(book) as package:
         assert ownership.custom_properties(package)["Balance sheet 1"] == "Q3"
     assert owners(book)[0] == ["Backprop", "η=0.3", "LR sweep", "Check"]
+
+
+def test_every_name_excelgen_defines_is_one_it_claims() -> None:
+    # A name it writes but does not claim would be taken for the user's at the next regeneration (a refusal).
+    for config in (SMALL, OTHER, Config()):
+        assert [n for n in layout.named_cells(config) if not EXCELGEN.owns_name(n)] == []
 
 
 # -- 2. sheets: only the very sheet the program wrote --------------------------------------------------------
