@@ -61,6 +61,8 @@ train: $(TRAIN)
 
 bench: $(TRAIN)
 	$(BIN)/python -m excelgen.tools.bench
+	$(BIN)/python -m excelgen.grade.bench
+	$(BIN)/python -m excelgen.classroom.bench
 	$(BIN)/python -m trainer.bench
 	$(BIN)/python bench/allocator_faults.py
 

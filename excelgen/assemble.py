@@ -9,6 +9,7 @@ stay well under a gigabyte.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,7 @@ from .model.config import Config
 from .model.reference import run_all
 from .sheets import formats as fmt
 from .sheets import layout
+from .sheets.backprop.exercise import hide_elsewhere
 from .sheets.backprop.sheet import write_backprop
 from .sheets.check import write_check
 from .sheets.fastsheet import FormulaWorksheet
@@ -49,11 +51,19 @@ def _legacy_sheets(book: Package) -> list[str]:
 OWNER = Owner("excelgen", legacy=_legacy_sheets, owns_name=layout.owns_name, at_start=True)
 
 
-def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs: Runs | None = None) -> Runs:
+def write_workbook(
+    config: Config,
+    path: Path,
+    tmpdir: Path | None = None,
+    runs: Runs | None = None,
+    created: datetime | None = None,
+) -> Runs:
     """Write the .xlsx for `config` at `path` (OWNER.update makes that safe); returns the reference
     runs (reference.run_all) whose values it cached, so that callers need not compute them again.
 
     xlsxwriter keeps its working files in `tmpdir` (default: the system's), which the caller removes.
+    `created` fixes the date the properties give (default: now), for files that must be the same bytes
+    every time (a class set's keys).
     """
     runs = run_all(config) if runs is None else runs
     backprop_run = runs[layout.backprop_lr(config)]
@@ -68,6 +78,7 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
             "title": "Backpropagation, step by step",
             "subject": "A 2-2-2 sigmoid network trained by gradient descent at several learning rates",
             "comments": "Written by excelgen; every table cell is a live formula.",
+            **({"created": created} if created is not None else {}),
         }
     )
     for k, name in enumerate(layout.sheet_names(config), start=1):
@@ -85,6 +96,9 @@ def write_workbook(config: Config, path: Path, tmpdir: Path | None = None, runs:
     sweep = sheet(layout.SWEEP)
     check = sheet(layout.CHECK)
 
+    # Before the sheets' own conditional formats: exercise mode's must win where both apply.
+    others = {ws.name: ws for ws in (*lr_sheets, sweep, check)}
+    hide_elsewhere(others, config, formats)
     write_backprop(book, backprop, config, backprop_run, formats)
     for lr, ws in zip(config.training.learning_rates, lr_sheets, strict=True):
         write_lr_sheet(book, ws, config, lr, runs[lr], formats)

@@ -1,6 +1,9 @@
 """`excelgen`: write the backprop workbook from a TOML config.
 
     excelgen [--config PATH] [--out PATH] [--lr X ...] [--iterations N]
+    excelgen grade FILE... [--out GRADEBOOK.xlsx] [--csv GRADEBOOK.csv] [--json]   (see excelgen/grade/)
+    excelgen class ROSTER.csv --out DIR [--seed S] [--blank N]                       (see excelgen/classroom/)
+    excelgen grade --class DIR SUBMISSION...
 
 A user's mistake is one line on stderr, ``excelgen: error: <file>: <key>: <what is wrong>``, exit status 2,
 and an existing output file left byte-identical. Writing goes through xlsxedit's Owner.update (locked, atomic,
@@ -124,13 +127,15 @@ def summary(config: cfg.Config, out: Path, runs: Runs) -> str:
 def build_config(args: argparse.Namespace) -> cfg.Config:
     limits = {"iteration_limit": layout.MAX_ITERATIONS, "rate_limit": layout.MAX_LEARNING_RATES}
     config = cfg.load(args.config, **limits)
-    return cfg.override(config, args.lr, args.iterations, **limits)
+    show = False if args.hide_answers else None
+    return cfg.override(config, args.lr, args.iterations, **limits, show_answers=show)
 
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="excelgen",
         description="Write a spreadsheet that teaches backpropagation, every cell a live formula.",
+        epilog="To grade students' own sheets: excelgen grade --help. A class set: excelgen class --help",
     )
     p.add_argument(
         "--config", type=Path, metavar="PATH", help="TOML config (default: the built-in course values)"
@@ -144,10 +149,25 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--lr", type=float, nargs="+", metavar="X", help="learning rates, overriding the config")
     p.add_argument("--iterations", type=int, metavar="N", help="number of updates, overriding the config")
+    p.add_argument(
+        "--hide-answers",
+        action="store_true",
+        help="exercise mode: the workbook opens with show_answers FALSE (iterations 0 and 1 hidden on every "
+        "sheet until the student sets it TRUE); the config's [exercise] show_answers = false does the same",
+    )
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["grade"]:
+        from .grade.cli import main as grade_main  # only `grade` pays for importing the grader
+
+        return grade_main(argv[1:])
+    if argv[:1] == ["class"]:
+        from .classroom.cli import main as class_main
+
+        return class_main(argv[1:])
     terminal.use_fallback_if_needed()
     args = parser().parse_args(argv)
     try:

@@ -35,7 +35,11 @@ EXTREME = Config(training=Training(learning_rates=(1000.0, 10000.0), iterations=
 CONFIGS = {"small": SMALL, "biases": BIASES, "fixed-bias": FIXED_BIAS, "extreme": EXTREME}
 
 # Functions Excel, LibreOffice and Google Sheets evaluate alike; nothing volatile, nothing array-only.
-ALLOWED_FUNCTIONS = {"EXP", "IF", "ABS", "MAX", "MIN", "SUM", "AND", "OR", "COUNTIF", "NOT", "LEFT"}
+# INDIRECT: exercise mode's rule on the other sheets reads Backprop's switch through it (a rule naming another
+# sheet directly is refused by Excel 2007 and Google Sheets); its text is a constant reference in this file.
+ALLOWED_FUNCTIONS = {
+    *("EXP", "IF", "ABS", "MAX", "MIN", "SUM", "AND", "OR", "COUNTIF", "NOT", "LEFT", "INDIRECT"),
+}
 FUNCTION = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*)\s*\(")
 STRING = re.compile(r'"(?:[^"]|"")*"')
 CHART_NS = {"c": "http://schemas.openxmlformats.org/drawingml/2006/chart"}

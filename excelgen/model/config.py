@@ -64,9 +64,15 @@ class Training:
 
 
 @dataclass(frozen=True)
+class Exercise:
+    show_answers: bool = True  # False: the workbook opens with the Backprop sheet's exercise switch off
+
+
+@dataclass(frozen=True)
 class Config:
     network: Network = field(default_factory=Network)
     training: Training = field(default_factory=Training)
+    exercise: Exercise = field(default_factory=Exercise)
     source: str = "<defaults>"  # where the values came from, for error messages
 
     @property
@@ -142,7 +148,7 @@ def from_dict(
 ) -> Config:
     """Build a validated Config from parsed TOML. The limits are what the output can hold (the sheets know
     theirs: excelgen's cli passes them); None checks no upper bound."""
-    _check_keys(source, "", data, {"network", "training"})
+    _check_keys(source, "", data, {"network", "training", "exercise"})
     net_fields = set(Network.__dataclass_fields__)
     net = _check_keys(source, "network", data.get("network", {}), net_fields)
     train = _check_keys(source, "training", data.get("training", {}), set(Training.__dataclass_fields__))
@@ -161,7 +167,14 @@ def from_dict(
         if not isinstance(value, bool):
             raise ConfigError(source, "training.train_biases", f"expected true or false, got {_short(value)}")
         kwargs["train_biases"] = value
-    return Config(network=network, training=Training(**kwargs), source=source)
+    ex = _check_keys(source, "exercise", data.get("exercise", {}), set(Exercise.__dataclass_fields__))
+    exercise = Exercise()
+    if "show_answers" in ex:
+        value = ex["show_answers"]
+        if not isinstance(value, bool):
+            raise ConfigError(source, "exercise.show_answers", f"expected true or false, got {_short(value)}")
+        exercise = Exercise(show_answers=value)
+    return Config(network=network, training=Training(**kwargs), exercise=exercise, source=source)
 
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few lines; a megabyte is not a config
@@ -203,6 +216,7 @@ def override(
     iterations: int | None = None,
     iteration_limit: int | None = None,
     rate_limit: int | None = None,
+    show_answers: bool | None = None,
 ) -> Config:
     """Apply command-line flags on top of the file, with the same checks."""
     training = config.training
@@ -213,4 +227,5 @@ def override(
         training = replace(
             training, iterations=_iterations(config.source, "--iterations", iterations, iteration_limit)
         )
-    return replace(config, training=training)
+    exercise = config.exercise if show_answers is None else Exercise(show_answers=show_answers)
+    return replace(config, training=training, exercise=exercise)

@@ -35,24 +35,38 @@ def sigmoid(x: float) -> float:
     return math.exp(min(x, 0.0)) / (1.0 + math.exp(-abs(x)))
 
 
-def evaluate(p: Mapping[str, float]) -> dict[str, float]:
+def evaluate(p: Mapping[str, float], given: Mapping[str, float] | None = None) -> dict[str, float]:
     """Forward pass and every gradient at one point.
 
     `p` holds i1, i2, t1, t2, w1..w8 and b1, b2. Returns those plus every FORWARD and GRADS value.
+
+    `given` (the grader's error carried forward) holds someone's own values of some FORWARD quantities: each
+    returned value is still computed by the formula below, but from the given values of its inputs where
+    there are any, so that a slip in h1 costs h1 and not every cell after it. Without it, nothing changes.
     """
     i1, i2, t1, t2 = p["i1"], p["i2"], p["t1"], p["t2"]
     w1, w2, w3, w4, w5, w6, w7, w8 = (p[w] for w in WEIGHTS)
     b1, b2 = p["b1"], p["b2"]
+    out = dict(p)
+    carried = given or {}
 
-    h1 = w1 * i1 + w2 * i2 + b1
-    h2 = w3 * i1 + w4 * i2 + b1
-    a_h1, a_h2 = sigmoid(h1), sigmoid(h2)
-    o1 = w5 * a_h1 + w6 * a_h2 + b2
-    o2 = w7 * a_h1 + w8 * a_h2 + b2
-    a_o1, a_o2 = sigmoid(o1), sigmoid(o2)
+    def at(name: str, value: float) -> float:
+        out[name] = value
+        return carried.get(name, value)
+
+    # In the table's column order, so that the returned dict lists them as before.
+    h1 = at("h1", w1 * i1 + w2 * i2 + b1)
+    a_h1 = at("a_h1", sigmoid(h1))
+    h2 = at("h2", w3 * i1 + w4 * i2 + b1)
+    a_h2 = at("a_h2", sigmoid(h2))
+    o1 = at("o1", w5 * a_h1 + w6 * a_h2 + b2)
+    a_o1 = at("a_o1", sigmoid(o1))
+    o2 = at("o2", w7 * a_h1 + w8 * a_h2 + b2)
+    a_o2 = at("a_o2", sigmoid(o2))
     # d * d, not d ** 2: the same correctly rounded square, but inf on overflow where ** raises.
-    e1 = 0.5 * ((t1 - a_o1) * (t1 - a_o1))
-    e2 = 0.5 * ((t2 - a_o2) * (t2 - a_o2))
+    e1 = at("E1", 0.5 * ((t1 - a_o1) * (t1 - a_o1)))
+    e2 = at("E2", 0.5 * ((t2 - a_o2) * (t2 - a_o2)))
+    at("E_total", e1 + e2)
 
     # ∂E_total/∂o1 = ∂E1/∂a_o1 · ∂a_o1/∂o1, and likewise for o2.
     d_o1 = (a_o1 - t1) * a_o1 * (1 - a_o1)
@@ -63,11 +77,6 @@ def evaluate(p: Mapping[str, float]) -> dict[str, float]:
     d_h1 = d_ah1 * a_h1 * (1 - a_h1)
     d_h2 = d_ah2 * a_h2 * (1 - a_h2)
 
-    out = dict(p)
-    out.update(
-        h1=h1, a_h1=a_h1, h2=h2, a_h2=a_h2, o1=o1, a_o1=a_o1, o2=o2, a_o2=a_o2,
-        E1=e1, E2=e2, E_total=e1 + e2,
-    )  # fmt: skip
     out.update(
         {
             "dE/dw1": d_h1 * i1,

@@ -477,7 +477,37 @@ def exercise_areas(config: Config) -> list[Area]:
     return sorted(areas)
 
 
+def exercise_areas_elsewhere(config: Config) -> dict[str, list[Area]]:
+    """What show_answers = FALSE hides on the other sheets, where the same numbers stand: on every η sheet the
+    table's part of exercise_areas (iteration 0 is every rate's alike, iteration 1 the Backprop η's sheet's)
+    and its E_total summary; on LR sweep the rows of those iterations; on Check their E_total rows, and the
+    final parameters when the run is no longer than the hidden iterations."""
+    hidden = EXERCISE_ITERATIONS
+    rates = config.training.learning_rates
+    table = [area for area in exercise_areas(config) if area[0] >= FIRST_DATA_ROW]
+    summary = (LR_SUMMARY_TOP, LR_SUMMARY_COL, LR_SUMMARY_TOP + 2, LR_SUMMARY_COL)
+    out = {lr_sheet_name(lr): [*table, summary] for lr in rates}
+    last_row = SWEEP_FIRST_DATA_ROW + hidden - 1
+    out[SWEEP] = [(SWEEP_FIRST_DATA_ROW, SWEEP_ITERATION_COL + 1, last_row, sweep_column(config, rates[-1]))]
+    n_tables = len(table_sheets(config))
+    first_col, last_col = check_etotal_cols(config, 0)[0], check_etotal_cols(config, n_tables - 1)[1]
+    out[CHECK] = [(CHECK_FIRST_DATA_ROW, first_col, CHECK_FIRST_DATA_ROW + hidden - 1, last_col)]
+    if config.training.iterations <= hidden:
+        last = check_final_row(config, n_tables - 1, len(check_final_params(config)) - 1)
+        out[CHECK].append((check_final_row(config, 0, 0), CHECK_FINAL_COLS[2], last, CHECK_FINAL_COLS[3]))
+    return out
+
+
 def gradient_areas(config: Config) -> list[Area]:
     """Each gradient column of a table, iteration 0 to N: one diverging colour scale each."""
     names = [n for n in columns(config) if n.startswith("dE/d")]
     return [(data_row(0), column(config, n), last_data_row(config), column(config, n)) for n in names]
+
+
+# --- A class set's student workbook (excelgen/classroom/student.py): the Backprop sheet's inputs, diagram,
+# derivation and table header as above, its table's cells empty; whose it is on the legend's row. -----------
+
+STUDENT_LABEL_CELL = (LEGEND_ROW, 0)  # "student"
+STUDENT_ID_CELL = (LEGEND_ROW, 1)  # the id the grader reads (and the file's properties hold)
+STUDENT_NAME_CELL = (LEGEND_ROW, 3)  # the name, as text
+INSTRUCTIONS = "Instructions"  # the student workbook's second sheet

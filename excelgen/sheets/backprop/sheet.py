@@ -68,7 +68,7 @@ def write_backprop(
     sheet.data_validation(row, col, row, col, eta_validation(layout.ETA))
 
     diagram.add(cells, config, run, formats)
-    exercise.add(cells, sheet, formats)
+    exercise.add(cells, sheet, formats, config.exercise.show_answers)
     for block, col in zip(derivation(config), layout.DERIVATION_COLS, strict=True):
         assert layout.DERIVATION_TOP + len(block) < layout.GROUP_ROW, "the derivation runs into the table"
         for k, (line, heading) in enumerate(block):
