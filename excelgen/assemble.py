@@ -9,6 +9,7 @@ stay well under a gigabyte.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
@@ -84,7 +85,10 @@ def write_workbook(
     for k, name in enumerate(layout.sheet_names(config), start=1):
         book.set_custom_property(owner_property(OWNER.name, k), name)
     # The records as xlsxedit.ownership.set_owned_sheets writes them: a token, and a mark on each sheet below.
-    token = new_token()
+    # A file that must be the same bytes every time gets a token from what it holds instead of a random one.
+    token = (
+        new_token() if created is None else hashlib.sha256(f"{created} {config!r}".encode()).hexdigest()[:12]
+    )
     book.set_custom_property(token_property(OWNER.name), token)
     formats = fmt.create(book)
 
