@@ -3,27 +3,52 @@ figures are for people; these tests only keep the code that prints them working)
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 import pytest
 from test_train import tensors
 
-from trainer import bench
+from trainer import bench, config
 
 
 def test_part_b_prints_every_seed_and_the_summary(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    bench.part_b(tensors(n_train=256), [1, 2], threads=1, out=tmp_path)
+    epochs = config.for_model("default").epochs
+    row = bench.part_b(tensors(n_train=256), [1, 2], threads=1, out=tmp_path, precision="float32")
     out = capsys.readouterr().out
-    line = r"^\(b\) seed (\d): test acc per epoch ((?:\d+\.\d\d ?){4}); last (\d+\.\d\d)%"
+    line = rf"^\(b\) seed (\d): test acc per epoch ((?:\d+\.\d\d ?){{{epochs}}}); last (\d+\.\d\d)%"
     seeds = re.findall(line, out, re.M)
     assert [s[0] for s in seeds] == ["1", "2"]
-    assert "threads 1/1/1/1" in out
+    assert "threads " + "/".join(["1"] * epochs) in out
     assert re.search(r"^\(b\) 2 seeds: last-epoch test accuracy: mean \d+\.\d\d%, min", out, re.M)
+    assert row["lasts"] == [float(s[2]) for s in seeds] and row["precision"] == "float32"
     table = bench.results_table(tmp_path)
     rows = table.splitlines()[2:]
     assert len(rows) == 2 and all(row.startswith("| default | ") for row in rows)
     assert {row.split(" | ")[1] for row in rows} == {"1", "2"}
+
+
+def test_summary_table_gives_accuracy_over_seeds_and_multiples_of_the_documents_epoch() -> None:
+    row = {"model": "default", "params": 19434, "epochs": 2, "precision": "float32"}
+    rows = [
+        row | {"lasts": [99.40, 99.50, 99.36], "seconds": [10.0, 20.0, 30.0], "documents_seconds": 40.0},
+        row | {"lasts": [99.50], "seconds": [10.0], "documents_seconds": None},
+    ]
+    table = bench.summary_table(rows).splitlines()
+    assert table[2] == (
+        "| default | 19,434 | 2 | float32 | 3 | 99.42% | 99.36% | 99.50% | 2 of 3 "
+        "| 20.0 (30.0) | 0.50x (0.75x) |"
+    )
+    assert table[3].endswith("| 1 of 1 | 10.0 (10.0) | not measured |")
+
+
+def test_precisions_measures_bfloat16_only_where_native(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bench.runtime, "precision", lambda device: "float32")
+    assert bench.precisions("both") == ["float32"] and bench.precisions("auto") == ["float32"]
+    assert bench.precisions("bfloat16") == ["bfloat16"]
+    monkeypatch.setattr(bench.runtime, "precision", lambda device: "bfloat16")
+    assert bench.precisions("both") == ["bfloat16", "float32"]
 
 
 def test_the_documents_model_is_plain_torch_nn() -> None:
@@ -32,3 +57,12 @@ def test_the_documents_model_is_plain_torch_nn() -> None:
     model = bench.documents_model("seed002")
     pools = [m for m in model.modules() if isinstance(m, torch.nn.MaxPool2d)]
     assert len(pools) == 2 and all(type(m) is torch.nn.MaxPool2d for m in pools)
+
+
+def test_a_candidate_recipe_trains_its_model_with_its_departures(tmp_path: Path) -> None:
+    model, overrides = bench.recipe("two-epochs")
+    assert model in bench.models.MODELS and bench.recipe("tiny") == ("tiny", {})
+    row = bench.part_b(tensors(n_train=640), [3], threads=1, out=tmp_path, name="two-epochs")
+    log = json.loads(next(tmp_path.glob("*/log.json")).read_text())
+    assert row["model"] == "two-epochs" and row["epochs"] == overrides["epochs"] == len(log["epochs"])
+    assert {k: log["hyperparameters"][k] for k in overrides} == overrides and log["model"] == model

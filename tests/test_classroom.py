@@ -205,7 +205,7 @@ def test_a_student_file_holds_its_inputs_named_its_id_and_nothing_computed(made)
     header = [
         sheet.cell(layout.HEADER_ROW + 1, layout.column(BASE, n) + 1).value for n in layout.columns(BASE)
     ]
-    assert header == layout.columns(BASE)
+    assert header == [layout.header(n) for n in layout.columns(BASE)]
     for k in range(ITERATIONS + 1):
         row = layout.data_row(k) + 1
         assert sheet.cell(row, 1).value == k

@@ -5,9 +5,13 @@
     num_workers=0, SGD, their nn.MaxPool2d), back to back, each in a fresh interpreter: the documents' one
     with torch's defaults (threads, OpenMP, allocator) as they ran it, ours with trainer/runtime.py's. The
     ratio of the two is the speed-up.
-(b) The shipped default recipe (`trainer train` with no options) for seeds 1..N: every epoch's test accuracy,
-    the last epoch's (the result), the first epoch at >= 99.40% and the training seconds to it (train + test
-    passes, as log.json records them), and the best epoch beside them (the documents' way of reporting).
+(b) Each recipe (`--recipes default,tiny,two-epochs`: a preset's shipped settings, `trainer train --model
+    NAME`, or a candidate of trainer/config.py) in each precision (`--precision both`: bfloat16 where the
+    CPU has it natively, and float32) for seeds 1..N: every epoch's test accuracy, the last epoch's (the
+    result), the first epoch at >= 99.40% and the training seconds (train + test passes, as log.json
+    records them); then, airbench's way, one table: per recipe the mean, min and max of the last epoch over
+    the seeds, the seconds to the result and, when (a) ran in the same invocation, those seconds as a
+    multiple of the documents' epoch.
 
 It prints the machine (CPU model, cores, threads, torch version) and the load average before and after each
 measurement: timings taken while other jobs share the CPU are not comparable with idle ones.
@@ -177,6 +181,7 @@ def trainer_epoch(data_dir: Path, name: str, threads: int | None, precision: str
 # Each side in a fresh interpreter: the documents' with torch's defaults, as they ran it.
 CHILD = {
     "documents": "import torch, sys, json\nfrom trainer import bench\n"
+    "if sys.argv[3] != 'auto':\n    torch.set_num_threads(int(sys.argv[3]))\n"
     "print(json.dumps(bench.documents_epoch(bench.Path(sys.argv[1]), sys.argv[2], 128)))",
     "trainer": "import sys, json\nfrom trainer import bench\n"
     "t = None if sys.argv[3] == 'auto' else int(sys.argv[3])\n"
@@ -196,12 +201,19 @@ def child_epoch(side: str, data_dir: Path, name: str, threads: int | None, preci
     return json.loads(done.stdout.splitlines()[-1])
 
 
-def part_a(data_dir: Path, threads: int, gemm: float, precision: str = "auto") -> float:
+def part_a(
+    data_dir: Path, threads: int, gemm: float, precisions: list[str], documents_threads: int | None = None
+) -> float:
+    """One seed002 epoch through this trainer in each of `precisions`, then through the documents' loop
+    (torch's default threads unless `documents_threads`); prints each and the speed-ups; returns the
+    documents' epoch in seconds (part (b)'s unit)."""
     flops = flops_per_epoch(PART_A_MODEL, 60_000, 10_000)
+    runs = [("trainer", "trainer", p) for p in precisions] + [("documents", "documents' loop", "float32")]
     results = {}
-    for side, label in (("trainer", "trainer"), ("documents", "documents' loop")):
+    for side, label, precision in runs:
         before = load()
-        result = results[side] = child_epoch(side, data_dir, PART_A_MODEL, threads, precision)
+        n = threads if side == "trainer" else documents_threads
+        result = results[side, precision] = child_epoch(side, data_dir, PART_A_MODEL, n, precision)
         gflops = flops / result["seconds"] / 1e9
         print(
             f"(a) {label}, {PART_A_MODEL}, batch 128, {result['threads']} thread(s), "
@@ -210,12 +222,27 @@ def part_a(data_dir: Path, threads: int, gemm: float, precision: str = "auto") -
             f"{60_000 / result['seconds']:,.0f} train images/s incl. the test pass, "
             f"{gflops:.1f} effective GFLOP/s = {gflops / gemm:.0%} of GEMM; {before} before, {load()} after"
         )
-    ratio = results["documents"]["seconds"] / results["trainer"]["seconds"]
-    print(f"(a) speed-up: {ratio:.2f}x (target >= 2.0x)")
-    return ratio
+    documents = results["documents", "float32"]
+    for precision in precisions:
+        ours = results["trainer", precision]
+        print(
+            f"(a) speed-up, {ours['precision']}: {documents['seconds'] / ours['seconds']:.2f}x "
+            f"(target >= 2.0x); in CPU time {documents['cpu_seconds'] / ours['cpu_seconds']:.2f}x"
+        )
+    return documents["seconds"]
 
 
 # --- (b) the shipped recipe over seeds -------------------------------------------------------------------
+
+
+# The recipes part (b) can train: the presets' shipped settings (`trainer train --model NAME`) and the
+# candidates of trainer/config.py.
+RECIPES = ("default", "tiny", *config.CANDIDATES)
+
+
+def recipe(name: str) -> tuple[str, dict]:
+    """(model, overrides of its shipped settings) for a name of RECIPES."""
+    return config.CANDIDATES.get(name, (name, {}))
 
 
 def summary_line(label: str, values: list[float], unit: str, digits: int) -> str:
@@ -225,20 +252,36 @@ def summary_line(label: str, values: list[float], unit: str, digits: int) -> str
     )
 
 
-def part_b(data: train.Tensors, seeds: list[int], threads: int | None, out: Path | None) -> None:
-    hp = config.for_model("default", threads=threads)  # None: as `trainer train`, the free cores per epoch
+def part_b(
+    data: train.Tensors,
+    seeds: list[int],
+    threads: int | None,
+    out: Path | None,
+    name: str = "default",
+    precision: str = "auto",
+    documents_seconds: float | None = None,
+) -> dict:
+    """`trainer train --model MODEL --precision PRECISION --seed S` for every seed, MODEL and its settings
+    from the recipe `name` (RECIPES): a line per seed and a summary; returns the summary row (`summary_table`
+    prints them). `documents_seconds` (part (a)'s documents' epoch, same bench run) turns the seconds into
+    multiples of it."""
+    model, overrides = recipe(name)
+    # threads None: as `trainer train`
+    hp = config.for_model(model, threads=threads, precision=precision, **overrides)
     runtime.configure(threads)
+    hp = train.resolve_precision(hp, data.train_x.device)
     print(
-        f"(b) `trainer train`: {hp.schedule}, {hp.optimizer}, weight decay {hp.weight_decay:g}, "
-        f"label smoothing {hp.label_smoothing:g}, {hp.augmentation}; training passes in "
-        f"{train.resolve_precision(hp, data.train_x.device).precision}; test pass float32, no augmentation"
+        f"(b) {name}: `trainer train --model {model} --precision {hp.precision}`"
+        f"{' with ' + str(overrides) if overrides else ''}: {hp.epochs} epochs, {hp.batch_size} a batch, "
+        f"{hp.schedule}, {hp.optimizer}, weight decay {hp.weight_decay:g}, label smoothing "
+        f"{hp.label_smoothing:g}, {hp.augmentation}; test pass float32, no augmentation"
     )
-    firsts, lasts = [], []
+    firsts, lasts, totals = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         for seed in seeds:
             before = load()
             with open(os.devnull, "w") as quiet, contextlib.redirect_stdout(quiet):
-                run_dir = train.fit(data, hp, model_name="default", seed=seed, out=out or Path(tmp))
+                run_dir = train.fit(data, hp, model_name=model, seed=seed, out=out or Path(tmp))
             log = json.loads((run_dir / train.LOG).read_text())
             accs = " ".join(f"{row['test_acc']:.2f}" for row in log["epochs"])
             first, seconds = train.first_at_target(log["epochs"])
@@ -252,9 +295,11 @@ def part_b(data: train.Tensors, seeds: list[int], threads: int | None, out: Path
                 f"threads {threads_used}; {before} before"
             )
             lasts.append(last)
+            totals.append(total)
             if first:
                 firsts.append(seconds)
     print(f"(b) {len(seeds)} seeds: " + summary_line("last-epoch test accuracy", lasts, "%", 2))
+    print(f"(b) {len(seeds)} seeds: " + summary_line("seconds to the result (all epochs)", totals, " s", 1))
     if firsts:
         print(
             f"(b) {len(firsts)} of {len(seeds)} seeds reached 99.40%; "
@@ -262,6 +307,50 @@ def part_b(data: train.Tensors, seeds: list[int], threads: int | None, out: Path
         )
     else:
         print("(b) no seed reached 99.40%")
+    return {
+        "model": name,
+        "params": log["params"],
+        "epochs": hp.epochs,
+        "precision": hp.precision,
+        "lasts": lasts,
+        "seconds": totals,
+        "documents_seconds": documents_seconds,
+    }
+
+
+def summary_table(rows: list[dict]) -> str:
+    """Part (b)'s recipes side by side, airbench's way: the last epoch's accuracy over the seeds and the
+    seconds to it, also as a multiple of the documents' epoch measured in the same bench run."""
+    lines = [
+        "| recipe | params | epochs | precision | seeds | mean | min | max | >= 99.40% "
+        "| s to the result: mean (max) | x documents' epoch: mean (max) |",
+        "|---|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for row in rows:
+        lasts, seconds, unit = row["lasts"], row["seconds"], row["documents_seconds"]
+        passed = sum(acc >= train.TARGET_ACC for acc in lasts)
+        multiple = (
+            f"{statistics.mean(seconds) / unit:.2f}x ({max(seconds) / unit:.2f}x)" if unit else "not measured"
+        )
+        lines.append(
+            f"| {row['model']} | {row['params']:,} | {row['epochs']} | {row['precision']} | {len(lasts)} "
+            f"| {statistics.mean(lasts):.2f}% | {min(lasts):.2f}% | {max(lasts):.2f}% "
+            f"| {passed} of {len(lasts)} | {statistics.mean(seconds):.1f} ({max(seconds):.1f}) | {multiple} |"
+        )
+    return "\n".join(lines)
+
+
+def precisions(choice: str) -> list[str]:
+    """The precisions a bench run measures: `auto` what `trainer train` picks here, `both` bfloat16 (only
+    where native: emulated, it is several times slower and says nothing about a real run) and float32."""
+    native = runtime.precision("cpu")
+    if choice == "auto":
+        return [native]
+    if choice == "both":
+        if native != "bfloat16":
+            print("bfloat16 skipped: this CPU has no native bfloat16 (no AVX512-BF16 or AMX)")
+        return ["bfloat16", "float32"] if native == "bfloat16" else ["float32"]
+    return [choice]
 
 
 # --- the README's table -----------------------------------------------------------------------------------
@@ -295,11 +384,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, help="default: as `trainer train` decides (trainer/runtime.py)")
     p.add_argument(
         "--precision",
-        choices=("auto", "float32", "bfloat16"),
+        choices=("auto", "float32", "bfloat16", "both"),
         default="auto",
-        help="(a) the trainer's training passes (default auto, as `trainer train`)",
+        help="of the training passes in (a) and (b): auto (as `trainer train`), or both (bfloat16 if native)",
     )
-    p.add_argument("--seeds", type=int, default=5, help="(b) trains seeds 1..N (default 5)")
+    p.add_argument(
+        "--documents-threads",
+        type=int,
+        help="(a) pins the documents' loop's threads (default torch's, as they ran it; on a busy machine its "
+        "two OpenMP threads wait for each other, and 1 is the fairer comparison)",
+    )
+    p.add_argument("--seeds", type=int, default=10, help="(b) trains seeds 1..N (default 10)")
+    p.add_argument("--recipes", default="default", help=f"(b) comma-separated, among {', '.join(RECIPES)}")
     p.add_argument("--out", type=Path, help="(b) keeps its run folders here (default: a temporary folder)")
     p.add_argument("--table", type=Path, metavar="RUNS", help="only print the results table of RUNS/*/")
     args = p.parse_args(argv)
@@ -314,10 +410,24 @@ def main(argv: list[str] | None = None) -> int:
     gemm = gemm_gflops()
     print(f"float32 GEMM (1024^3): {gemm:.1f} GFLOP/s with {threads} thread(s)")
     augment_costs()
-    if args.part in ("a", "all"):
-        part_a(args.data_dir, threads, gemm, args.precision)
+    recipes = args.recipes.split(",")
+    if not set(recipes) <= set(RECIPES):
+        p.error(f"--recipes: choose among {', '.join(RECIPES)}")
+    chosen = precisions(args.precision)
+    documents = (
+        part_a(args.data_dir, threads, gemm, chosen, args.documents_threads)
+        if args.part in ("a", "all")
+        else None
+    )
     if args.part in ("b", "all"):
-        part_b(data, list(range(1, args.seeds + 1)), args.threads, args.out)
+        seeds = list(range(1, args.seeds + 1))
+        rows = [
+            part_b(data, seeds, args.threads, args.out, name, precision, documents)
+            for name in recipes
+            for precision in chosen
+        ]
+        print(f"(b) summary, documents' epoch {documents:.1f} s:" if documents else "(b) summary:")
+        print(summary_table(rows))
     print(f"{load()} at the end")
     return 0
 

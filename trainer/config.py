@@ -10,7 +10,17 @@ on the CPU, 2 threads, machine otherwise idle (load ~1), 2026-11-21; `python -m 
     `--precision float32` (CPUs without native bfloat16): default seeds 1, 2 end at 99.53%, 99.49%; (a) 1.52x.
     tiny, 8 epochs, batch 64, 7,766 params: seeds 1-5 and 42 end at 99.41-99.47% (thin margin, see NOTES).
     `--epochs 15`: 99.60% (seed 1). seed001: 99.55%, seed002: 99.58% in 15 epochs (write-ups: 99.41, 99.40).
-bench/NOTES.md has the experiments behind the recipe (26 variants over 2 to 8 seeds each).
+Issue 18, 2026-11-29, another VM: AMD EPYC, 2 CPUs, AVX2 only (no bfloat16: `auto` runs float32),
+torch 2.14.1, load average 9 to 16 (six engineers' jobs); `python -m trainer.bench --part b --recipes
+two-epochs` trains the same runs (they were made with `trainer train --seed S --threads 1` and CANDIDATES'
+values in Hyper), float32, seeds 1-10:
+    two-epochs (2 epochs, lr 0.8, +-3 deg, +-0.5 px: the best of 8 two-epoch variants, bench/NOTES.md):
+    99.43 99.46 99.48 99.29 99.40 99.42 99.26 99.35 99.45 99.36%: mean 99.39%, min 99.26%, 6 of 10 pass.
+    The shipped recipe cut to `--epochs 2`: 99.36% (seed 1). Two epochs fall short of "every seed >= 99.40%",
+    so the default keeps the four epochs above.
+    three-epochs (the same, `--epochs 3`), seeds 1-10: 99.44 99.49 99.49 99.49 99.46 99.48 99.43 99.40 99.52
+    99.50%: mean 99.47%, min 99.40%, 10 of 10 (run 4-6 at a time; seconds meaningless at that load).
+bench/NOTES.md has the experiments behind the recipe (26 variants over 2 to 8 seeds each; issue 18's 8).
 """
 
 from dataclasses import asdict, dataclass, replace
@@ -90,6 +100,16 @@ PER_MODEL: dict[str, dict] = {
     # The documents' networks get the longer schedule (the documents allow up to 19 epochs).
     "seed001": {"epochs": 15},
     "seed002": {"epochs": 15},
+}
+
+
+# Recipes measured as candidates for a preset's default but not shipped as one (`python -m trainer.bench
+# --recipes NAME` trains them): the model and its departures from that model's shipped recipe.
+CANDIDATES: dict[str, tuple[str, dict]] = {
+    # Issue 18's best in two epochs: 6 of 10 seeds >= 99.40% (the evidence above), not enough to ship.
+    "two-epochs": ("default", {"epochs": 2, "lr": 0.8, "degrees": 3.0, "shift_px": 0.5}),
+    # The same in three epochs: seeds 1-10 end at 99.40-99.52%, mean 99.47% (bench/NOTES.md): 10 of 10.
+    "three-epochs": ("default", {"epochs": 3, "lr": 0.8, "degrees": 3.0, "shift_px": 0.5}),
 }
 
 

@@ -35,7 +35,7 @@ DEFAULT_BLANK = 2
 
 def instructions(student_id: str, name: str, blank: int, config: Config, eta: float) -> list[str]:
     n = config.training.iterations
-    cols = ", ".join(layout.columns(config))
+    cols = ", ".join(layout.header(name) for name in layout.columns(config))
     return [
         "Backpropagation by hand: your own numbers",
         "",
