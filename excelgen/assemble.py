@@ -9,15 +9,17 @@ stay well under a gigabyte.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
 import numpy as np
 from xlsxwriter.exceptions import FileCreateError
+from xlsxwriter.utility import quote_sheetname
 from xlsxwriter.workbook import Workbook
 from xlsxwriter.worksheet import Worksheet
 
-from xlsxedit.ownership import Owner, owner_property
+from xlsxedit.ownership import MARK_NAME, Owner, mark_formula, new_token, owner_property, token_property
 from xlsxedit.package import Package
 
 from .model.config import Config
@@ -82,6 +84,12 @@ def write_workbook(
     )
     for k, name in enumerate(layout.sheet_names(config), start=1):
         book.set_custom_property(owner_property(OWNER.name, k), name)
+    # The records as xlsxedit.ownership.set_owned_sheets writes them: a token, and a mark on each sheet below.
+    # A file that must be the same bytes every time gets a token from what it holds instead of a random one.
+    token = (
+        new_token() if created is None else hashlib.sha256(f"{created} {config!r}".encode()).hexdigest()[:12]
+    )
+    book.set_custom_property(token_property(OWNER.name), token)
     formats = fmt.create(book)
 
     def sheet(name: str) -> Worksheet:
@@ -103,6 +111,8 @@ def write_workbook(
 
     for name, (sheet_name, row, col) in layout.named_cells(config).items():
         book.define_name(name, "=" + layout.ref(sheet_name, row, col))
+    for name in layout.sheet_names(config):
+        book.define_name(f"{quote_sheetname(name)}!{MARK_NAME}", "=" + mark_formula(OWNER.name, token, name))
 
     try:
         book.close()

@@ -14,14 +14,17 @@ Runs sheets and any sheet a user added stay as they are. Ctrl-C exits 130 and le
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import terminal
+from xlsxedit.files import real_target
 from xlsxedit.ownership import Drawn
 from xlsxedit.package import Package
-from xlsxedit.writer import DEFAULT_WORKBOOK, WorkbookError
+from xlsxedit.writer import DEFAULT_WORKBOOK, WorkbookError, backup_path
 
 from .assemble import OWNER, Runs, write_workbook
 from .model import config as cfg
@@ -29,10 +32,48 @@ from .model import reference
 from .sheets import layout
 
 
-def generate(config: cfg.Config, out: Path) -> Runs:
-    """Write the workbook for `config` to `out` through OWNER.update: a new file, or excelgen's
-    sheets replaced in an existing workbook whose other sheets are kept. Returns the reference runs whose
-    values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
+def edited_inputs(book: Package, config: cfg.Config) -> list[tuple[str, str, float]]:
+    """(label, value in the workbook, value from the config) of each input on excelgen's sheets of `book`
+    (the named inputs, eta, each η sheet's η) whose value differs from what `config` gives it."""
+    mine = {s.lower() for s in OWNER.sheets(book)}
+    names = {d.name.lower(): d.text for d in book.defined_names() if d.local_sheet is None}
+    changed = []
+    for label, formula, value in layout.check_inputs(config):
+        m = _CELL_REF.fullmatch(names.get(formula.lower(), formula))
+        if m is None:
+            continue
+        sheet = m.group(1).replace("''", "'") if m.group(1) is not None else m.group(2)
+        if sheet.lower() not in mine:
+            continue
+        old = _number_text(book.cell_text(sheet, m.group(3)))
+        if old is not None and not math.isclose(float(old), value, rel_tol=1e-12, abs_tol=0.0):
+            changed.append((label, old, value))
+    return changed
+
+
+_CELL_REF = re.compile(r"=?(?:'((?:[^']|'')+)'|([^'!]+))!(\$?[A-Z]+\$?\d+)")
+
+
+def _number_text(text: str | None) -> str | None:
+    """A cell's text when it is a finite number, else None (a blank, a text, an error: nothing to compare)."""
+    try:
+        return text if text is not None and math.isfinite(float(text)) else None
+    except ValueError:
+        return None
+
+
+def replaced_note(changed: list[tuple[str, str, float]], backup: Path) -> str:
+    """One line saying which edited inputs a regeneration replaced, and where the previous file is."""
+    edits = ", ".join(f"{label} {float(old):g} → {new:g}" for label, old, new in changed)
+    return f"replaced inputs edited in the workbook by the config's: {edits} (the previous file is {backup})"
+
+
+def generate(config: cfg.Config, out: Path, notes: list[str] | None = None) -> Runs:
+    """Write the workbook for `config` to `out` through OWNER.update: a new file, or excelgen's sheets and
+    names replaced in an existing workbook whose other sheets and names are kept. Returns the reference runs
+    whose values the workbook caches. Any problem a user can fix is a ConfigError naming the output path.
+    `notes`, when given, receives lines for the user: where the previous version is, and which inputs edited
+    in the workbook the config's values replaced.
     """
     out = Path(out)
     runs = reference.run_all(config)
@@ -45,17 +86,26 @@ def generate(config: cfg.Config, out: Path) -> Runs:
             f"these values overflow float64 ({column} at iteration {row} of η = {lr:g}); use smaller numbers",
         )
 
+    said: list[str] = []
+
     def draw(existing: Package | None, folder: Path) -> Drawn:
+        said.clear()
+        if existing is not None:
+            backup = backup_path(real_target(out))
+            changed = edited_inputs(existing, config)
+            said.append(replaced_note(changed, backup) if changed else f"the previous file is {backup}")
         fresh = folder / "excelgen.xlsx"
         write_workbook(config, fresh, tmpdir=folder, runs=runs)
-        # Nothing of anyone else's to keep: the fresh workbook is the whole new file.
-        alone = existing is None or set(existing.sheet_names()) <= set(OWNER.sheets(existing))
+        # Nothing of anyone else's to keep (sheets, names, properties): the fresh workbook is the whole file.
+        alone = existing is None or OWNER.holds_only_own(existing)
         return Drawn(fresh, layout.sheet_names(config), whole=alone)
 
     try:
         OWNER.update(out, draw)
     except WorkbookError as e:
         raise cfg.ConfigError(str(out), "--out", str(e)) from None
+    if notes is not None:
+        notes.extend(said)
     return runs
 
 
@@ -122,7 +172,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         config = build_config(args)
-        runs = generate(config, args.out)
+        notes: list[str] = []
+        runs = generate(config, args.out, notes)
     except cfg.ConfigError as exc:
         print(f"excelgen: error: {exc}", file=sys.stderr)
         return 2
@@ -130,4 +181,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"excelgen: interrupted; {args.out} is unchanged", file=sys.stderr)
         return 130
     print(summary(config, args.out, runs))
+    for note in notes:
+        print(f"  {note}")
     return 0

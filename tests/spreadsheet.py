@@ -4,6 +4,7 @@ edit the cells behind defined names.
     from spreadsheet import libreoffice_recalc, error_cells, named_cell, set_named_cells
 
 `libreoffice_recalc` is excelgen/tools/libreoffice.py's `recalc` (the bench and docs/render.py use it too).
+`gnumeric_convert` saves a file through Gnumeric's ssconvert (tests marked ``gnumeric``, same rule).
 
 Tests marked ``@pytest.mark.libreoffice`` get `require_libreoffice()` applied by tests/conftest.py: they skip
 with a reason when soffice is absent, and fail instead when the environment says CI=true (CI installs it).
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 import posixpath
 import re
+import shutil
+import subprocess
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -29,11 +32,13 @@ from excelgen.tools.libreoffice import soffice
 __all__ = [
     "ERROR_VALUES",
     "error_cells",
+    "gnumeric_convert",
     "in_ci",
     "libreoffice_recalc",
     "libreoffice_recalc_many",
     "named_cell",
     "named_ref",
+    "require_gnumeric",
     "require_libreoffice",
     "set_named_cells",
     "set_named_cells_keep_cache",
@@ -59,6 +64,27 @@ def require_libreoffice() -> str:
             pytest.fail(f"{reason} (CI=true makes the LibreOffice tests mandatory)", pytrace=False)
         pytest.skip(reason)
     return exe
+
+
+def require_gnumeric() -> str:
+    """The ssconvert path; otherwise skip the test (fail it under CI=true: .ci/run installs Gnumeric)."""
+    exe = shutil.which("ssconvert")
+    if exe is None:
+        reason = "Gnumeric (ssconvert) is not installed: apt-get install gnumeric"
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true makes the Gnumeric tests mandatory)", pytrace=False)
+        pytest.skip(reason)
+    return exe
+
+
+def gnumeric_convert(src: Path, dst: Path, timeout: float = 300) -> Path:
+    """Open `src` in Gnumeric and save it as .xlsx at `dst` (a user's round trip through another program)."""
+    proc = subprocess.run(
+        [require_gnumeric(), str(src), str(dst)], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    if proc.returncode != 0 or not dst.exists():
+        raise RuntimeError(f"ssconvert failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    return dst
 
 
 def _is_error(cell) -> bool:

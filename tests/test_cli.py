@@ -242,8 +242,8 @@ def test_good_run_writes_and_summarises(tmp_path: Path, capsys: pytest.CaptureFi
     rates = (0.5, 2.0, 1000.0)
     code, stdout, err = run(["--iterations", "4", "--lr", *map(str, rates), "--out", str(out)], capsys)
     assert (code, err) == (0, "")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.bak.xlsx", "book.xlsx"]
-    assert (tmp_path / "book.bak.xlsx").read_bytes() == OLD_BYTES
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.bak.1.xlsx", "book.xlsx"]
+    assert (tmp_path / "book.bak.1.xlsx").read_bytes() == OLD_BYTES
     book = load_workbook(out, read_only=True)
     sheets = book.sheetnames
     book.close()

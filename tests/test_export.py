@@ -225,8 +225,8 @@ def test_export_touches_only_the_parts_it_must(workbook: Path, run: Path) -> Non
 def test_backup_holds_the_previous_version(workbook: Path, run: Path) -> None:
     before = workbook.read_bytes()
     export_run(run, workbook)
-    assert workbook.with_name("backprop.bak.xlsx").read_bytes() == before
-    assert sorted(p.name for p in workbook.parent.glob("*.xlsx")) == ["backprop.bak.xlsx", "backprop.xlsx"]
+    assert workbook.with_name("backprop.bak.1.xlsx").read_bytes() == before
+    assert sorted(p.name for p in workbook.parent.glob("*.xlsx")) == ["backprop.bak.1.xlsx", "backprop.xlsx"]
     assert not [p for p in workbook.parent.iterdir() if p.name.startswith(".")]  # no temporary file left
 
 
@@ -401,7 +401,7 @@ def test_open_workbook_is_refused_and_left_alone(workbook: Path, run: Path, lock
         export_run(run, workbook)
     assert "\n" not in str(refused.value)
     assert workbook.read_bytes() == before
-    assert not workbook.with_name("backprop.bak.xlsx").exists()
+    assert not workbook.with_name("backprop.bak.1.xlsx").exists()
 
 
 @pytest.mark.parametrize(

@@ -160,12 +160,14 @@ def check_resume(args: argparse.Namespace, saved: dict) -> config.Hyper:
     return hp
 
 
-def export(run_dir: Path, workbook: Path) -> None:
+def export(run_dir: Path, workbook: Path) -> str:
+    """Export the run; returns what the success line adds: where the previous file is, if there was one."""
     try:
         from .export import export_run
     except ImportError as e:  # the exporter is another module's job; training must not depend on it
         raise UserError(f"the workbook export is not available in this install ({e})") from None
-    export_run(run_dir, workbook)
+    backup = export_run(run_dir, workbook)
+    return f" (the previous file is {backup})" if backup is not None else ""
 
 
 def export_command(run_dir: Path, workbook: Path) -> str:
@@ -222,14 +224,14 @@ def run_train(args: argparse.Namespace) -> int:
     if args.no_workbook:
         return 0
     try:
-        export(run_dir, args.workbook)
+        kept = export(run_dir, args.workbook)
     except UserError as e:
         print(f"trainer: error: {e}", file=sys.stderr)
         print(
             f"The run is saved; add it to a workbook later with:\n  {export_command(run_dir, args.workbook)}"
         )
         return 2
-    print(f"Added the run to {args.workbook}")
+    print(f"Added the run to {args.workbook}{kept}")
     return 0
 
 
@@ -253,8 +255,8 @@ def run(args: argparse.Namespace) -> int:
         from . import sweep_cli
 
         return sweep_cli.run(args, check_train_args, require_training_packages)
-    export(args.run, args.workbook)
-    print(f"Added {args.run} to {args.workbook}")
+    kept = export(args.run, args.workbook)
+    print(f"Added {args.run} to {args.workbook}{kept}")
     return 0
 
 

@@ -25,7 +25,7 @@ import signal
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 LOCK_WAIT_S = 120.0  # a 10,000-iteration workbook takes ~20 s to write; a queue of a few must fit
@@ -134,16 +134,27 @@ def _new_file_mode(target: Path) -> int:
         return 0o666 & ~umask
 
 
-def commit(tmp: Path, target: Path, backup: Path | None = None) -> None:
+def commit(tmp: Path, target: Path, backups: Path | Sequence[Path] = ()) -> None:
     """Make the finished file `tmp` (in target's folder) the target: fsync it, give it the target's mode,
-    keep the previous target as `backup` when asked (a hard link, else a copy, replaced atomically), then
-    rename."""
+    keep the previous target as the first of `backups` when asked (rotate_backups), then rename."""
     _fsync_file(tmp)
     os.chmod(tmp, _new_file_mode(target))
-    if backup is not None and target.exists():
-        _keep_backup(target, backup)
+    if backups and target.exists():
+        rotate_backups(target, [backups] if isinstance(backups, Path) else list(backups))
     os.replace(tmp, target)
     fsync_folder(target.parent)
+
+
+def rotate_backups(target: Path, backups: Sequence[Path]) -> None:
+    """Keep the current target as backups[0], each older backup moving one place down (the last dropped).
+
+    Every step is a rename, and the newest backup is a hard link (else a flushed copy) renamed into place:
+    whenever this stops, each backup that exists is a whole earlier version (at worst one is missing).
+    """
+    for newer, older in reversed(list(zip(backups, backups[1:], strict=False))):
+        if newer.exists():
+            os.replace(newer, older)
+    _keep_backup(target, backups[0])
 
 
 def temp_file(target: Path) -> Path:
@@ -189,18 +200,20 @@ def read_small(path: Path, limit: int) -> bytes:
     return data
 
 
-def write_atomic(path: Path, write: Callable[[Path], None], backup: Path | None = None) -> None:
+def write_atomic(
+    path: Path, write: Callable[[Path], None], backup: Path | Sequence[Path] | None = None
+) -> None:
     """`write(tmp)` fills a temporary file beside the (real) target; then it replaces the target atomically.
 
     On any exception, Ctrl-C or SIGTERM/SIGHUP the temporary file is removed and the target is unchanged.
-    `backup`, when given, receives the previous version of the target.
+    `backup`, when given, receives the previous version of the target (a Path, or a list to rotate).
     """
     target = real_target(Path(path))
     with signals_interrupt():
         tmp = temp_file(target)
         try:
             write(tmp)
-            commit(tmp, target, backup)
+            commit(tmp, target, backup or ())
         finally:
             tmp.unlink(missing_ok=True)
 

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from .contenttypes import CONTENT_TYPES
-from .errors import PackageError
+from .errors import PackageError, StrictWorkbook
 from .relationships import (
     NS_DOC_REL,
     NS_PKG_REL,
@@ -53,6 +53,9 @@ from .xmltext import Span, attr, container, element_spans, parse, q, unescape
 from .zipguard import DAMAGED, LIMITS, MIB, LazyParts, Limits, check_directory
 
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+# ISO 29500 Strict: the same parts under other namespaces (Excel's "Strict Open XML Spreadsheet").
+NS_STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
+STRICT_OFFICE_DOCUMENT = "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
 # The children of <workbook> that may precede <definedNames>, in the schema's order.
 BEFORE_DEFINED_NAMES = ("sheets", "functionGroups", "externalReferences")
 
@@ -89,11 +92,17 @@ class Package:
             self.parts = LazyParts(self._zip, {i.filename: i for i in infos}, limits)
             if CONTENT_TYPES not in self.parts or "_rels/.rels" not in self.parts:
                 raise PackageError("no [Content_Types].xml or _rels/.rels: not an Office Open XML file")
-            books = [r for r in self.rels("") if r.type == REL_OFFICE_DOCUMENT and not r.external]
+            rels = self.rels("")
+            if any(r.type == STRICT_OFFICE_DOCUMENT for r in rels):
+                raise StrictWorkbook()
+            books = [r for r in rels if r.type == REL_OFFICE_DOCUMENT and not r.external]
             if not books or books[0].target not in self.parts:
                 raise PackageError("no workbook part")
             self.workbook = books[0].target
-            if parse(self.parts[self.workbook], self.workbook).tag != q(NS_MAIN, "workbook"):
+            tag = parse(self.parts[self.workbook], self.workbook).tag
+            if tag == q(NS_STRICT_MAIN, "workbook"):
+                raise StrictWorkbook()
+            if tag != q(NS_MAIN, "workbook"):
                 raise PackageError(f"{self.workbook} is not a spreadsheet workbook")
         except BaseException:
             self.close()
@@ -215,6 +224,27 @@ class Package:
                 return None
             return "".join(t.text or "" for t in items[int(value)].iter(q(NS_MAIN, "t")))
         return None
+
+    def cell_text(self, sheet: str, ref: str) -> str | None:
+        """The value a cell holds as the file writes it (a number's text, an inline string, TRUE as "1"),
+        or None (no such cell or value, or a shared string)."""
+        part = self.sheet_part(sheet)
+        if part is None:
+            return None
+        ref = ref.replace("$", "").upper()
+        for cell in parse(self.parts[part], part).iter(q(NS_MAIN, "c")):
+            if cell.get("r") != ref:
+                continue
+            if cell.get("t") == "inlineStr":
+                return "".join(t.text or "" for t in cell.iter(q(NS_MAIN, "t")))
+            return None if cell.get("t") == "s" else cell.findtext(q(NS_MAIN, "v"))
+        return None
+
+    def structure_locked(self) -> bool:
+        """Whether the sheet structure is protected (Review ▸ Protect Workbook): no sheet may be added or
+        removed."""
+        protection = container(self.text(self.workbook), "workbookProtection")
+        return protection is not None and attr(protection.open_tag(), "lockStructure") in ("1", "true")
 
     def reachable(self, roots: Iterable[str], skip: tuple[str, set[str]] | None = None) -> set[str]:
         """Parts reachable from roots through internal relationships, not following the relationships from

@@ -8,12 +8,15 @@
 - the new file is made in a private folder beside the target (an unpredictable name), flushed to disk and
   renamed over it; any failure, Ctrl-C or SIGTERM leaves the old file as it was and no temporary file behind,
   and what a `kill -9` leaves is removed by the next writer;
-- the previous version stays as `<name>.bak.xlsx`;
+- the last BACKUPS versions stay as `<name>.bak.1.xlsx` (the newest) … `<name>.bak.5.xlsx`, each moved by a
+  rename and the newest made by a hard link (or a copy) renamed into place, so that none is ever half-written;
 - the existing workbook is read as untrusted input, within zipguard.Limits, and refused in one line when it is
-  not a workbook this project can edit: it is never overwritten then.
+  not a workbook this project can edit (a Strict Open XML one included), or when its sheet structure is
+  locked: it is never overwritten then.
 
 What belongs to whom is recorded in the file (ownership.py): each program replaces only its own sheets and
-keeps every other sheet, the user's included.
+defined names, and keeps every other sheet and name, the user's included; a name it needs that is the
+user's is a one-line refusal.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import files
+from .errors import StrictWorkbook
 from .package import Package, PackageError
 
 SUFFIX = ".xlsx"
@@ -36,9 +40,23 @@ class WorkbookError(Exception):
     """The workbook cannot be written as asked; the message is one line that says what to do."""
 
 
+BACKUPS = 5  # versions kept beside a workbook
+
+
+def backup_paths(target: Path) -> list[Path]:
+    """Where the previous versions of a workbook are kept, newest first: backprop.bak.1.xlsx … .bak.5.xlsx."""
+    return [target.with_name(f"{target.stem}.bak.{k}{target.suffix}") for k in range(1, BACKUPS + 1)]
+
+
 def backup_path(target: Path) -> Path:
-    """Where the previous version of a workbook is kept: backprop.xlsx -> backprop.bak.xlsx."""
-    return target.with_name(target.stem + ".bak" + target.suffix)
+    """Where the version a write replaces goes (the newest backup): backprop.xlsx -> backprop.bak.1.xlsx."""
+    return backup_paths(target)[0]
+
+
+UNLOCK = (
+    "its sheet structure is locked; unlock it (Excel: Review ▸ Protect Workbook; LibreOffice: Tools ▸ "
+    "Protect Spreadsheet Structure), then try again; it is unchanged"
+)
 
 
 def lock_files(path: Path) -> list[tuple[Path, str]]:
@@ -100,12 +118,15 @@ def update_workbook(path: Path, change: Callable[[Package | None, Path], Path]) 
         with files.signals_interrupt(), files.exclusive_lock(target):
             files.remove_leftovers(target)
             existing = _open_existing(target)
+            if existing is not None and existing.structure_locked():
+                existing.close()
+                raise WorkbookError(UNLOCK)
             try:
                 with files.private_folder(target) as folder:
                     new = change(existing, folder)
                     if existing is not None:
                         existing.close()
-                    files.commit(new, target, backup_path(target) if existing is not None else None)
+                    files.commit(new, target, backup_paths(target) if existing is not None else ())
             finally:
                 if existing is not None:
                     existing.close()
@@ -129,5 +150,7 @@ def _open_existing(target: Path) -> Package | None:
 
 
 def not_editable(e: PackageError) -> str:
+    if isinstance(e, StrictWorkbook):
+        return str(e)
     fix = "move it away or write to another file"
     return f"is not a workbook this tool can edit ({e}); it is unchanged: {fix}"

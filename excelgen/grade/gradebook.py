@@ -91,9 +91,9 @@ def histogram(reports: Sequence[Report]) -> list[int]:
 
 
 def write_xlsx(reports: Sequence[Report], path: Path, lead: Lead | None = None) -> None:
-    """Write the gradebook workbook at `path` (an existing one is replaced, its previous version kept as
-    NAME.bak.xlsx); `lead` puts columns of its own before each report's. Raises GradebookError with one
-    line when it cannot."""
+    """Write the gradebook workbook at `path` (an existing one is replaced, its previous versions kept as
+    NAME.bak.1.xlsx … NAME.bak.5.xlsx); `lead` puts columns of its own before each report's. Raises
+    GradebookError with one line when it cannot."""
 
     def change(existing: object, folder: Path) -> Path:
         fresh = folder / "gradebook.xlsx"

@@ -13,6 +13,7 @@ their size in pixels over the narrower columns). Its text is small enough for th
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,14 @@ MISTAKE_RED = "#F8696B"
 CONFUSION_NAME = "mnist_confusion"
 CLASS_ACC_NAME = "mnist_class_acc"
 SECTION_NAME = "mnist_learned"
+
+
+def owns_name(name: str) -> bool:
+    """Whether the trainer may define a global name of this name (the export replaces only those of them
+    that point at its own sheets: xlsxedit/ownership.py)."""
+    name = name.lower()
+    fixed = (CONFUSION_NAME, CLASS_ACC_NAME, SECTION_NAME)
+    return name in fixed or re.fullmatch(r"mnist_mistake_\d+", name) is not None
 
 
 def mistake_name(k: int) -> str:

@@ -16,11 +16,13 @@ from typing import Any
 
 import xlsxwriter
 
+from xlsxedit.files import real_target
 from xlsxedit.ownership import Drawn, Owner
 from xlsxedit.package import Package
-from xlsxedit.writer import DEFAULT_WORKBOOK, WorkbookError
+from xlsxedit.writer import DEFAULT_WORKBOOK, WorkbookError, backup_path
 
 from ..errors import UserError
+from .learned import owns_name as learned_owns_name
 from .log import load_log
 from .mnist import MNIST_SHEET, mnist_sheet
 from .runs import (
@@ -33,7 +35,6 @@ from .runs import (
     runs_sheet,
 )
 
-NAME_PREFIX = "mnist_"  # the trainer's defined names
 # xlsxwriter's defaults would turn a text starting with "=" into a formula and a URL into a hyperlink.
 SCRATCH_OPTIONS = {
     "in_memory": True,
@@ -66,13 +67,15 @@ def scratch_workbook(
     return out.getvalue()
 
 
-def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
+def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> Path | None:
     """Add or replace the MNIST sheet and append a Runs row in the workbook (excelgen's default workbook is
-    written first when there is none). Refused with a UserError, the workbook byte-identical, when it is
-    open in a spreadsheet program, is not a workbook, or has a sheet of that name not the trainer's."""
+    written first when there is none); returns where the previous version was kept, None when there was
+    none. Refused with a UserError, the workbook byte-identical, when it is open in a spreadsheet program, is
+    not a workbook, or has a sheet or defined name that the trainer needs and did not write."""
     run_dir, workbook = Path(run_dir), Path(workbook)
     log = load_log(run_dir)
     exported_at = datetime.now(timezone.utc)
+    existed = real_target(workbook).exists()
 
     def draw(book: Package | None, folder: Path) -> Drawn:
         runs_are_mine = RUNS_SHEET.lower() in {n.lower() for n in OWNER.sheets(book)}
@@ -87,6 +90,7 @@ def export_run(run_dir: Path, workbook: Path = DEFAULT_WORKBOOK) -> None:
         OWNER.update(workbook, draw, start=_default_workbook)
     except WorkbookError as e:
         raise UserError(f"{workbook}: {e}") from None
+    return backup_path(real_target(workbook)) if existed else None
 
 
 def _default_workbook(folder: Path) -> Path:
@@ -105,7 +109,7 @@ FIRST_CELLS = {MNIST_SHEET: "MNIST: ", RUNS_SHEET: (OLD_FIRST_HEADER, RUNS_COLUM
 
 def _legacy_sheets(book: Package) -> list[str]:
     """Before workbooks recorded the trainer's sheets, it exported them under these exact names, each with
-    its title in A1."""
+    its title in A1. Asked only of sheets from before any record (xlsxedit/ownership.py)."""
     return [
         name
         for name in book.sheet_names()
@@ -113,10 +117,7 @@ def _legacy_sheets(book: Package) -> list[str]:
     ]
 
 
-def _owns_name(name: str) -> bool:
-    return name.lower().startswith(NAME_PREFIX)
-
-
-# How a workbook records which sheets are the trainer's (xlsxedit.ownership), and knows them in older files.
-OWNER = Owner("trainer", legacy=_legacy_sheets, owns_name=_owns_name)
+# How a workbook records which sheets are the trainer's (xlsxedit.ownership), and knows them in older files;
+# the names it may define are learned.py's (of those, it replaces only the ones that point at its sheets).
+OWNER = Owner("trainer", legacy=_legacy_sheets, owns_name=learned_owns_name)
 SHEETS = [MNIST_SHEET, RUNS_SHEET]
