@@ -165,8 +165,9 @@ def run(args: argparse.Namespace, check_train_args: Any, require_training_packag
     if not args.no_workbook:
         from .export import sweep as sweep_sheet
 
-        sweep_sheet.write_sheet(args.workbook, *sheet_texts(runs, args), rows, _seeds(runs))
-        print(f"Added the MNIST sweep sheet to {args.workbook}")
+        backup = sweep_sheet.write_sheet(args.workbook, *sheet_texts(runs, args), rows, _seeds(runs))
+        kept = f" (the previous file is {backup})" if backup is not None else ""
+        print(f"Added the MNIST sweep sheet to {args.workbook}{kept}")
     failed = [r for r in results if r.status == "failed"]
     if failed:
         print(f"{len(failed)} run(s) failed (reasons above); the others are saved", file=sys.stderr)

@@ -17,9 +17,10 @@ from typing import Any
 
 import xlsxwriter
 
+from xlsxedit.files import real_target
 from xlsxedit.ownership import Drawn, Owner
 from xlsxedit.package import Package
-from xlsxedit.writer import WorkbookError
+from xlsxedit.writer import WorkbookError, backup_path
 
 from ..config import TARGET_ACC
 from ..errors import UserError
@@ -209,10 +210,14 @@ def _spread_chart(wb: Any, seeds: list[int], first: int, last: int, low: float, 
     return chart
 
 
-def write_sheet(workbook: Path, title: str, note: str, rows: list[SettingRow], seeds: list[int]) -> None:
+def write_sheet(
+    workbook: Path, title: str, note: str, rows: list[SettingRow], seeds: list[int]
+) -> Path | None:
     """Adds or replaces the MNIST sweep sheet in `workbook` (excelgen's default workbook is written first when
-    there is none); every other sheet is kept. One-line UserError when the writer refuses."""
+    there is none); every other sheet is kept. Returns where the previous version was kept (None when there
+    was none), as export_run does. One-line UserError when the writer refuses."""
     scratch = scratch_workbook(title, note, rows, seeds)
+    existed = real_target(Path(workbook)).exists()
 
     def draw(book: Package | None, folder: Path) -> Drawn:
         return Drawn(scratch, [SHEET])
@@ -221,3 +226,4 @@ def write_sheet(workbook: Path, title: str, note: str, rows: list[SettingRow], s
         OWNER.update(Path(workbook), draw, start=_default_workbook)
     except WorkbookError as e:
         raise UserError(f"{workbook}: {e}") from None
+    return backup_path(real_target(Path(workbook))) if existed else None
