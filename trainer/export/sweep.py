@@ -140,20 +140,8 @@ def _epoch_chart(wb: Any, rows: list[SettingRow], head: int, first: int, last: i
             "line": {"color": "#C00000", "width": 1.5, "dash_type": "dash"},
         }
     )
-    chart.set_title({"name": "Mean test accuracy per epoch, a line per setting"})
-    chart.set_x_axis({"name": "Epoch"})
-    chart.set_y_axis(
-        {
-            "name": "Test accuracy (%)",
-            "min": low,
-            "max": 100,
-            "major_unit": step,
-            "major_gridlines": GRIDLINES,
-        }
-    )
-    chart.set_legend({"position": "bottom"})
-    chart.set_size({"width": CHART_SIZE[0], "height": CHART_SIZE[1]})
-    return chart
+    title = "Mean test accuracy per epoch, a line per setting"
+    return _accuracy_frame(chart, title, "Epoch", low, step, legend=True)
 
 
 def _spread_chart(wb: Any, seeds: list[int], first: int, last: int, low: float, step: float):
@@ -194,18 +182,24 @@ def _spread_chart(wb: Any, seeds: list[int], first: int, last: int, low: float, 
             }
         )
     chart.set_high_low_lines({"line": {"color": "#7F7F7F", "width": 1}})
-    chart.set_title({"name": "Last epoch's test accuracy of each seed, per setting"})
-    chart.set_x_axis({"name": "Setting"})
-    chart.set_y_axis(
-        {
-            "name": "Test accuracy (%)",
-            "min": low,
-            "max": 100,
-            "major_unit": step,
-            "major_gridlines": GRIDLINES,
-        }
-    )
-    chart.set_legend({"position": "none" if len(seeds) > MAX_SEED_SERIES else "bottom"})
+    title = "Last epoch's test accuracy of each seed, per setting"
+    return _accuracy_frame(chart, title, "Setting", low, step, legend=len(seeds) <= MAX_SEED_SERIES)
+
+
+def _accuracy_frame(chart: Any, title: str, x_name: str, low: float, step: float, legend: bool) -> Any:
+    """What both charts share: the title, the axes (test accuracy from `low` to 100 in steps of `step`),
+    the legend below or none, the size."""
+    chart.set_title({"name": title})
+    chart.set_x_axis({"name": x_name})
+    axis = {
+        "name": "Test accuracy (%)",
+        "min": low,
+        "max": 100,
+        "major_unit": step,
+        "major_gridlines": GRIDLINES,
+    }
+    chart.set_y_axis(axis)
+    chart.set_legend({"position": "bottom" if legend else "none"})
     chart.set_size({"width": CHART_SIZE[0], "height": CHART_SIZE[1]})
     return chart
 
