@@ -241,7 +241,7 @@ def test_the_sheet_holds_the_table_and_two_native_charts(swept: tuple[Path, Path
     assert (
         by_title[False].count("<c:ser>") == 5 and "<c:hiLowLines>" in by_title[False]
     )  # min, mean, max, 2 seeds
-    assert "trainer sweep sheet 1" in props  # recorded as the trainer's sweep sheet
+    assert "trainer-sweep sheet 1" in props  # recorded as the trainer's sweep sheet
 
 
 def test_a_repeated_sweep_skips_finished_runs(swept: tuple[Path, Path, str], tmp_path: Path) -> None:

@@ -314,6 +314,11 @@ class Owner:
     owns_name: Callable[[str], bool] = _no_names  # whether it may define a workbook-level name of this name
     at_start: bool = False  # its sheets go first (else last) in a workbook that has none of them yet
 
+    def __post_init__(self) -> None:
+        # The records read "<owner> sheet 1" and the marks "<owner> <token> <sheet>": one word, no spaces.
+        if not _OWNER.fullmatch(self.name):
+            raise ValueError(f"an owner's name is one word ({_OWNER.pattern}), not {self.name!r}")
+
     def sheets(self, book: Package) -> list[str]:
         """The sheets of `book` this owner wrote, as the file records them (owned_sheets)."""
         return owned_sheets(book, self.name, self.legacy)

@@ -29,9 +29,9 @@ from .mnist import accuracy_axis
 from .run import SCRATCH_OPTIONS, _default_workbook
 
 SHEET = "MNIST sweep"
-# Its own record ("trainer sweep sheet 1"): `trainer export` replaces the trainer's MNIST and Runs sheets
+# Its own record ("trainer-sweep sheet 1"): `trainer export` replaces the trainer's MNIST and Runs sheets
 # only, and a sweep only this one. No sheet of it predates the records.
-OWNER = Owner("trainer sweep", legacy=lambda book: [])
+OWNER = Owner("trainer-sweep", legacy=lambda book: [])
 TABLE_ROW = 3  # 0-based row of the table's header
 TABLE_COLUMNS = (
     ("Setting", 28, None),
