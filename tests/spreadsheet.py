@@ -20,6 +20,7 @@ import subprocess
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NoReturn
 from xml.etree import ElementTree
 
 import pytest
@@ -55,14 +56,20 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
 
 
+def unavailable(reason: str, what: str) -> NoReturn:
+    """Skip the test because `reason`; under CI=true fail it instead, since .ci/run installs `what`."""
+    if in_ci():
+        pytest.fail(f"{reason} (CI=true makes the {what} tests mandatory)", pytrace=False)
+    pytest.skip(reason)
+
+
 def require_libreoffice() -> str:
     """The soffice path; otherwise skip the test (fail it under CI=true, where LibreOffice is mandatory)."""
     exe = soffice()
     if exe is None:
-        reason = "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
-        if in_ci():
-            pytest.fail(f"{reason} (CI=true makes the LibreOffice tests mandatory)", pytrace=False)
-        pytest.skip(reason)
+        unavailable(
+            "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui", "LibreOffice"
+        )
     return exe
 
 
@@ -70,10 +77,7 @@ def require_gnumeric() -> str:
     """The ssconvert path; otherwise skip the test (fail it under CI=true: .ci/run installs Gnumeric)."""
     exe = shutil.which("ssconvert")
     if exe is None:
-        reason = "Gnumeric (ssconvert) is not installed: apt-get install gnumeric"
-        if in_ci():
-            pytest.fail(f"{reason} (CI=true makes the Gnumeric tests mandatory)", pytrace=False)
-        pytest.skip(reason)
+        unavailable("Gnumeric (ssconvert) is not installed: apt-get install gnumeric", "Gnumeric")
     return exe
 
 

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from spreadsheet import in_ci
+from spreadsheet import unavailable
 from test_sweep import COMMON, HERE, epochs_without_time, same_weights
 
 from trainer import grid
@@ -90,9 +90,7 @@ def ray_unavailable() -> str | None:
 def ray_ready() -> None:
     reason = ray_unavailable()
     if reason:
-        if in_ci():
-            pytest.fail(f"{reason} (CI=true makes the Ray test mandatory)", pytrace=False)
-        pytest.skip(reason)
+        unavailable(reason, "Ray")
 
 
 def test_ray_gives_the_same_runs_as_the_local_pool(ray_ready: None, tmp_path: Path) -> None:
