@@ -57,9 +57,16 @@ def test_precisions_measures_bfloat16_only_where_native(monkeypatch: pytest.Monk
 def test_the_documents_model_is_plain_torch_nn() -> None:
     import torch
 
+    torch.manual_seed(0)
     model = bench.documents_model("seed002")
-    pools = [m for m in model.modules() if isinstance(m, torch.nn.MaxPool2d)]
-    assert len(pools) == 2 and all(type(m) is torch.nn.MaxPool2d for m in pools)
+    # Net: the stack that ends in log_softmax, as theirs does
+    layers = {type(m) for m in model.modules()} - {bench.models.Net}
+    assert all(kind.__module__.startswith("torch.nn") for kind in layers), layers
+    assert {torch.nn.Conv2d, torch.nn.BatchNorm2d, torch.nn.Dropout, torch.nn.MaxPool2d} <= layers
+    torch.manual_seed(0)
+    ours = bench.models.build("seed002")
+    x = torch.randn(2, 1, 28, 28)
+    torch.testing.assert_close(model.eval()(x), ours.eval()(x))  # the same weights, as initialised
 
 
 def test_a_candidate_recipe_trains_its_model_with_its_departures(

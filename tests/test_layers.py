@@ -65,6 +65,50 @@ def test_dropout_keeps_one_minus_p_scaled_and_is_the_identity_in_eval() -> None:
     assert torch.equal(drop.eval()(x), x)
 
 
+def test_dropout_mask_rounds_p_to_sixteen_bits_and_keeps_the_expectation() -> None:
+    torch.manual_seed(0)
+    like = torch.empty(0)
+    mask = layers.keep_mask(torch.Size([400, 1000]), 0.1, like)
+    dropped = round(0.1 * 65536)
+    scale = 65536 / (65536 - dropped)
+    assert mask.unique().tolist() == [0.0, torch.tensor(scale).item()]  # the scale in float32
+    assert abs((mask == 0).float().mean().item() - 0.1) < 0.002  # 400,000 draws: ~0.0005 of noise
+    assert abs(mask.mean().item() - 1) < 0.005
+    assert not layers.keep_mask(torch.Size([3, 5]), 0.999999, like).any()
+    assert torch.equal(layers.keep_mask(torch.Size([3, 5]), 1e-7, like), torch.ones(3, 5))
+    torch.manual_seed(1)
+    first = layers.keep_mask(torch.Size([7]), 0.5, like)
+    torch.manual_seed(1)
+    assert torch.equal(first, layers.keep_mask(torch.Size([7]), 0.5, like))  # the seeded global generator
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("padding", [0, 1])
+def test_image_conv_has_conv2d_values_and_gradients(bias: bool, padding: int) -> None:
+    torch.manual_seed(0)
+    ours = layers.Conv2d(1, 8, 3, padding=padding, bias=bias)
+    plain = torch.nn.Conv2d(1, 8, 3, padding=padding, bias=bias)
+    plain.load_state_dict(ours.state_dict())
+    x = torch.randn(16, 1, 28, 28)
+    y = ours(x)
+    assert y.grad_fn is not None and "ImageConv" in type(y.grad_fn).__name__  # the fast path ran
+    grad = torch.randn_like(y)
+    y.backward(grad)
+    exact = plain.double()  # the reference: float64, where the order of the sums does not show
+    exact(x.double()).backward(grad.double())
+    torch.testing.assert_close(y, plain.float()(x))
+
+    def near(ours: torch.Tensor, reference: torch.Tensor) -> None:  # float32 sums of 10,816 products
+        assert (ours.double() - reference).abs().max() <= 1e-5 * reference.abs().max()
+
+    near(ours.weight.grad, exact.weight.grad)
+    if bias:
+        near(ours.bias.grad, exact.bias.grad)
+    wants_grad = x.clone().requires_grad_()  # an input that needs its gradient takes nn.Conv2d's path
+    ours(wants_grad).sum().backward()
+    assert wants_grad.grad is not None
+
+
 def test_first_conv_with_a_bias_stays_float32_under_autocast() -> None:
     x = torch.randn(2, 1, 28, 28)
     first, later = layers.Conv2d(1, 4, 3), layers.Conv2d(4, 4, 3)
