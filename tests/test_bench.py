@@ -11,6 +11,7 @@ import pytest
 import sweep_data
 
 from trainer import bench, config, sweep
+from trainer.errors import UserError
 
 
 def test_part_b_prints_every_seed_and_the_summary(
@@ -26,7 +27,7 @@ def test_part_b_prints_every_seed_and_the_summary(
     assert "threads " + "/".join(["1"] * epochs) in out
     assert re.search(r"^\(b\) 2 seeds: last-epoch test accuracy: mean \d+\.\d\d%, min", out, re.M)
     assert row["lasts"] == [float(s[2]) for s in seeds] and row["precision"] == "float32"
-    table = bench.results_table(tmp_path)
+    table = bench.results_table(tmp_path / "default-float32")  # a folder per recipe and precision
     rows = table.splitlines()[2:]
     assert len(rows) == 2 and all(row.startswith("| default | ") for row in rows)
     assert {row.split(" | ")[1] for row in rows} == {"1", "2"}
@@ -73,9 +74,26 @@ def test_a_candidate_recipe_trains_its_model_with_its_departures(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sweep, "LOAD", sweep_data.load)  # the sweep's worker gets synthetic data
-    model, overrides = bench.recipe("two-epochs")
+    model, overrides = bench.recipe("four-epochs")  # departs from the default in four settings
     assert model in bench.models.MODELS and bench.recipe("tiny") == ("tiny", {})
-    row = bench.part_b(tmp_path / "no-data", [3], threads=1, out=tmp_path, name="two-epochs")
-    log = json.loads(next(tmp_path.glob("*/log.json")).read_text())
-    assert row["model"] == "two-epochs" and row["epochs"] == overrides["epochs"] == len(log["epochs"])
+    row = bench.part_b(tmp_path / "no-data", [3], threads=1, out=tmp_path, name="four-epochs")
+    log = json.loads(next(tmp_path.glob("four-epochs-*/*/log.json")).read_text())
+    assert row["model"] == "four-epochs" and row["epochs"] == overrides["epochs"] == len(log["epochs"])
     assert {k: log["hyperparameters"][k] for k in overrides} == overrides and log["model"] == model
+
+
+def test_two_recipes_of_one_model_keep_their_own_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both train `default_seed=1`; the second must not report the first's finished run as its own."""
+    monkeypatch.setattr(sweep, "LOAD", sweep_data.load)
+    args = {"threads": 1, "precision": "float32"}
+    two = bench.part_b(tmp_path / "no-data", [1], out=tmp_path, name="two-epochs", **args)
+    four = bench.part_b(tmp_path / "no-data", [1], out=tmp_path, name="four-epochs", **args)
+    assert (two["epochs"], four["epochs"]) == (2, 4)
+    logs = sorted(tmp_path.glob("*/default_seed=1/log.json"))
+    assert [len(json.loads(p.read_text())["epochs"]) for p in logs] == [4, 2]  # four-epochs-*, two-epochs-*
+    (tmp_path / "clash").mkdir()
+    (tmp_path / "two-epochs-float32").rename(tmp_path / "clash" / "four-epochs-float32")
+    with pytest.raises(UserError, match="holds another run"):  # and a clash is refused, not resumed
+        bench.part_b(tmp_path / "no-data", [1], out=tmp_path / "clash", name="four-epochs", **args)

@@ -67,19 +67,28 @@ def test_dropout_keeps_one_minus_p_scaled_and_is_the_identity_in_eval() -> None:
 
 def test_dropout_mask_rounds_p_to_sixteen_bits_and_keeps_the_expectation() -> None:
     torch.manual_seed(0)
-    like = torch.empty(0)
-    mask = layers.keep_mask(torch.Size([400, 1000]), 0.1, like)
-    dropped = round(0.1 * 65536)
-    scale = 65536 / (65536 - dropped)
-    assert mask.unique().tolist() == [0.0, torch.tensor(scale).item()]  # the scale in float32
-    assert abs((mask == 0).float().mean().item() - 0.1) < 0.002  # 400,000 draws: ~0.0005 of noise
-    assert abs(mask.mean().item() - 1) < 0.005
-    assert not layers.keep_mask(torch.Size([3, 5]), 0.999999, like).any()
-    assert torch.equal(layers.keep_mask(torch.Size([3, 5]), 1e-7, like), torch.ones(3, 5))
+    cpu = torch.device("cpu")
+    keep, scale = layers.keep_mask(torch.Size([400, 1000]), 0.1, cpu)
+    assert scale == 65536 / (65536 - round(0.1 * 65536))
+    assert abs((~keep).float().mean().item() - 0.1) < 0.002  # 400,000 draws: ~0.0005 of noise
+    assert abs(keep.float().mean().item() * scale - 1) < 0.005
+    assert not layers.keep_mask(torch.Size([3, 5]), 0.999999, cpu)[0].any()
+    keep_all, one = layers.keep_mask(torch.Size([3, 5]), 1e-7, cpu)
+    assert keep_all.all() and one == 1.0
     torch.manual_seed(1)
-    first = layers.keep_mask(torch.Size([7]), 0.5, like)
+    first = layers.keep_mask(torch.Size([7]), 0.5, cpu)[0]
     torch.manual_seed(1)
-    assert torch.equal(first, layers.keep_mask(torch.Size([7]), 0.5, like))  # the seeded global generator
+    assert torch.equal(first, layers.keep_mask(torch.Size([7]), 0.5, cpu)[0])  # the seeded global generator
+
+
+def test_dropout_scales_bfloat16_once() -> None:
+    torch.manual_seed(0)
+    x = torch.full((64, 64), 0.3, dtype=torch.bfloat16)
+    y = layers.Dropout(0.1)(x)
+    kept = y[y != 0]
+    scale = 65536 / (65536 - round(0.1 * 65536))
+    once = (torch.tensor(0.3, dtype=torch.bfloat16).float() * scale).bfloat16()  # 0.3340, not 0.3320
+    assert y.dtype == torch.bfloat16 and len(kept) > 0 and (kept == once).all()
 
 
 @pytest.mark.parametrize("bias", [True, False])

@@ -99,6 +99,7 @@ def test_a_short_run_lowers_the_loss_and_writes_the_run_folder(
         ("tiny", "float32", 2),
         ("tiny", "bfloat16", 2),  # autocast, our BatchNorm2d/MaxPool2d/Dropout and the OneCycle schedule
         ("seed002", "bfloat16", 2),  # its first conv has a bias: float32 under autocast
+        ("seed002", "float32", 2),  # the raw-image conv's own weight gradient, dropout's 16-bit mask
     ],
 )
 def test_resume_after_a_kill_ends_with_the_same_weights(

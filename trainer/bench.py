@@ -281,7 +281,8 @@ def part_b(
     )
     firsts, lasts, totals = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
-        folder, before = out or Path(tmp), load()
+        # A folder per recipe and precision: runs of two recipes share their names (default_seed=1).
+        folder, before = (out or Path(tmp)) / f"{name}-{hp.precision}", load()
         runs = grid.runs(model, hp, [], seeds)
         pool = sweep.LocalPool(workers=1)
         sweep_cli.run_grid(runs, folder, pool, device="cpu", data_dir=data_dir, threads=threads, say=print)
@@ -400,7 +401,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--seeds", type=int, default=10, help="(b) trains seeds 1..N (default 10)")
     p.add_argument("--recipes", default="default", help=f"(b) comma-separated, among {', '.join(RECIPES)}")
-    p.add_argument("--out", type=Path, help="(b) keeps its run folders here (default: a temporary folder)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="(b) keeps its run folders here, in OUT/RECIPE-PRECISION/ (default: a temporary folder)",
+    )
     p.add_argument("--table", type=Path, metavar="RUNS", help="only print the results table of RUNS/*/")
     args = p.parse_args(argv)
     if args.table is not None:

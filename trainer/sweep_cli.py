@@ -99,6 +99,7 @@ def run_grid(
 ) -> tuple[list[sweep_results.RunResult], list[sweep_results.SettingRow], bool]:
     """Trains the runs not finished yet on `pool`; returns every run's result, the table and whether Ctrl-C
     stopped it. sweep.json is written either way."""
+    grid.check_out(out, runs)  # plan() checked already; the bench and other callers come here directly
     todo = [run for run in runs if not grid.finished(out / run.name)]
     if len(todo) < len(runs):
         say(f"{len(runs) - len(todo)} of {len(runs)} runs finished before: skipped")
