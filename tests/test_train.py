@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 import pytest
+import sweep_data
 import torch
 
 from trainer import cli, config, train
@@ -28,18 +29,9 @@ TEST_LINE = re.compile(r"^Test set: Average loss: \d+\.\d{4}, Accuracy: \d+/\d+ 
 
 
 def synthetic(n_train: int = 384, n_test: int = 100, seed: int = 0) -> tuple[torch.Tensor, ...]:
-    """uint8 'digits' a small CNN learns in a few epochs: class k is a bright block at the k-th place."""
+    """(train_x, train_y, test_x, test_y) of the sweep's synthetic 'digits' (tests/sweep_data.py)."""
     g = torch.Generator().manual_seed(seed)
-
-    def make(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-        y = torch.randint(0, 10, (n,), generator=g)
-        x = torch.randint(0, 60, (n, 28, 28), generator=g, dtype=torch.uint8)
-        for i, k in enumerate(y.tolist()):
-            r, c = 3 + 11 * (k // 5), 2 + 5 * (k % 5)
-            x[i, r : r + 10, c : c + 4] = 250
-        return x, y
-
-    return (*make(n_train), *make(n_test))
+    return (*sweep_data.synthetic(n_train, g), *sweep_data.synthetic(n_test, g))
 
 
 def tensors(**kw) -> train.Tensors:

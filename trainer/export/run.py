@@ -44,6 +44,14 @@ SCRATCH_OPTIONS = {
 }
 
 
+def heading_formats(wb: Any) -> dict[str, Any]:
+    """The trainer's sheets' title and table-header formats, the same on the MNIST, Runs and sweep sheets."""
+    return {
+        "title": wb.add_format({"bold": True, "font_size": 14}),
+        "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "text_wrap": True}),
+    }
+
+
 def scratch_workbook(
     log: dict[str, Any],
     run_dir: Path,
@@ -55,9 +63,7 @@ def scratch_workbook(
     (1-based), its columns in `runs_order` (runs.column_order), to graft from."""
     out = io.BytesIO()
     wb = xlsxwriter.Workbook(out, SCRATCH_OPTIONS)
-    fmt = {
-        "title": wb.add_format({"bold": True, "font_size": 14}),
-        "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "text_wrap": True}),
+    fmt = heading_formats(wb) | {
         "label": wb.add_format({"bold": True}),
         "value": wb.add_format({"align": "left"}),
     }

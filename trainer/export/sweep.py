@@ -26,7 +26,7 @@ from ..config import TARGET_ACC
 from ..errors import UserError
 from ..sweep_results import SettingRow
 from .mnist import accuracy_axis
-from .run import SCRATCH_OPTIONS, _default_workbook
+from .run import SCRATCH_OPTIONS, _default_workbook, heading_formats
 
 SHEET = "MNIST sweep"
 # Its own record ("trainer-sweep sheet 1"): `trainer export` replaces the trainer's MNIST and Runs sheets
@@ -50,11 +50,7 @@ CHART_ROWS = 17
 def scratch_workbook(title: str, note: str, rows: list[SettingRow], seeds: list[int]) -> bytes:
     out = io.BytesIO()
     wb = xlsxwriter.Workbook(out, SCRATCH_OPTIONS)
-    fmt = {
-        "title": wb.add_format({"bold": True, "font_size": 14}),
-        "head": wb.add_format({"bold": True, "bottom": 1, "bg_color": "#DDEBF7", "text_wrap": True}),
-        "bold": wb.add_format({"bold": True}),
-    }
+    fmt = heading_formats(wb) | {"bold": wb.add_format({"bold": True})}
     number = {code: wb.add_format({"num_format": code}) for code in ("0", "0.00", "0.0")}
     ws = wb.add_worksheet(SHEET)
     ws.write(0, 0, title, fmt["title"])
@@ -149,38 +145,23 @@ def _spread_chart(wb: Any, seeds: list[int], first: int, last: int, low: float, 
     chart = wb.add_chart({"type": "line"})
     head = first - 1
     categories = [SHEET, first, 0, last, 0]
-    markers = {1: ("triangle", "#7F7F7F"), 2: ("diamond", "#C00000"), 3: ("triangle", "#7F7F7F")}
-    for col, (kind, color) in markers.items():
+
+    def markers(col: int, kind: str, size: int, fill: str, border: str) -> None:
         chart.add_series(
             {
                 "name": [SHEET, head, col],
                 "categories": categories,
                 "values": [SHEET, first, col, last, col],
                 "line": {"none": True},
-                "marker": {
-                    "type": kind,
-                    "size": 8 if col == 2 else 6,
-                    "fill": {"color": color},
-                    "border": {"color": color},
-                },
+                "marker": {"type": kind, "size": size, "fill": {"color": fill}, "border": {"color": border}},
             }
         )
+
+    markers(1, "triangle", 6, "#7F7F7F", "#7F7F7F")  # min
+    markers(2, "diamond", 8, "#C00000", "#C00000")  # mean
+    markers(3, "triangle", 6, "#7F7F7F", "#7F7F7F")  # max
     for k, _seed in enumerate(seeds[:MAX_SEED_SERIES]):
-        col = 4 + k
-        chart.add_series(
-            {
-                "name": [SHEET, head, col],
-                "categories": categories,
-                "values": [SHEET, first, col, last, col],
-                "line": {"none": True},
-                "marker": {
-                    "type": "circle",
-                    "size": 4,
-                    "fill": {"color": "#9DC3E6"},
-                    "border": {"color": "#2F75B5"},
-                },
-            }
-        )
+        markers(4 + k, "circle", 4, "#9DC3E6", "#2F75B5")
     chart.set_high_low_lines({"line": {"color": "#7F7F7F", "width": 1}})
     title = "Last epoch's test accuracy of each seed, per setting"
     return _accuracy_frame(chart, title, "Setting", low, step, legend=len(seeds) <= MAX_SEED_SERIES)
