@@ -26,6 +26,7 @@ from excelgen.model.config import Config, ConfigError, Training
 from excelgen.sheets import layout
 from trainer.errors import UserError
 from trainer.export import MNIST_SHEET, RUNS_SHEET, export_run
+from trainer.export.runs import existing_headers
 from xlsxedit import files, writer
 from xlsxedit.graft import put_sheet
 from xlsxedit.ownership import has_records, recorded_sheets
@@ -401,6 +402,37 @@ def test_a_part_too_large_to_edit_is_refused_not_read(tmp_path: Path) -> None:
     book = generate(tmp_path / "backprop.xlsx")
     with pytest.raises(PackageError, match="more than the 0 MiB this tool edits"):
         Package(book, Limits(parse_bytes=100))
+
+
+def test_a_row_is_read_as_other_programs_save_it(tmp_path: Path) -> None:
+    """Excel and LibreOffice keep text in the shared-strings table, rich text as runs, and Japanese text with
+    phonetic hints (<rPh>); the Runs sheet's headers and a sheet's first cell are read through all of them."""
+    path = tmp_path / "saved.xlsx"
+    wb = xlsxwriter.Workbook(path)
+    ws = wb.add_worksheet("Runs")
+    ws.write_string("A1", "Run folder")  # xlsxwriter writes shared strings, as Excel does
+    ws.write_number("B1", 3)
+    ws.write_rich_string("C1", "Last ", wb.add_format({"bold": True}), "epoch")
+    ws.write_string("D1", "漢字")
+    ws.write_string("E1", "past the limit")
+    ws.write_string("B2", "second row")
+    wb.close()
+    with zipfile.ZipFile(path) as z:
+        parts = {i.filename: z.read(i) for i in z.infolist()}
+    parts["xl/sharedStrings.xml"] = parts["xl/sharedStrings.xml"].replace(
+        "<t>漢字</t>".encode(), "<t>漢字</t><rPh sb=\"0\" eb=\"2\"><t>かんじ</t></rPh>".encode()
+    )
+    with zipfile.ZipFile(path, "w") as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    with Package(path) as book:
+        assert book.row_texts("runs", 1, 4) == {0: "Run folder", 2: "Last epoch", 3: "漢字"}
+        assert book.row_texts("Runs", 2, 4) == {1: "second row"}
+        assert book.row_texts("Runs", 3, 4) == {}
+        assert book.row_texts("Elsewhere", 1, 4) is None
+        assert book.first_cell_text("Runs") == "Run folder"
+        assert book.first_cell_text("Elsewhere") is None
+        assert existing_headers(book) == ["Run folder", None, "Last epoch", "漢字", "past the limit"]
 
 
 def test_check_target_refuses_what_cannot_be_written(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ import posixpath
 import re
 import shutil
 import time
+import xml.etree.ElementTree as ET
 import zipfile
 import zlib
 from collections.abc import Iterable
@@ -58,6 +59,14 @@ NS_STRICT_MAIN = "http://purl.oclc.org/ooxml/spreadsheetml/main"
 STRICT_OFFICE_DOCUMENT = "http://purl.oclc.org/ooxml/officeDocument/relationships/officeDocument"
 # The children of <workbook> that may precede <definedNames>, in the schema's order.
 BEFORE_DEFINED_NAMES = ("sheets", "functionGroups", "externalReferences")
+_CELL_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
+
+
+def _item_text(item: ET.Element) -> str:
+    """A string item's text (<si>, or an inline string's <is>): its <t> and its runs' <t>, not the phonetic
+    hints' (<rPh>)."""
+    hints = {id(t) for rph in item.iter(q(NS_MAIN, "rPh")) for t in rph.iter(q(NS_MAIN, "t"))}
+    return "".join(t.text or "" for t in item.iter(q(NS_MAIN, "t")) if id(t) not in hints)
 
 
 @dataclass(frozen=True)
@@ -203,27 +212,45 @@ class Package:
                 last = max(last, number)
         return last
 
-    def first_cell_text(self, sheet: str) -> str | None:
-        """The text in A1 of a sheet (an inline or shared string), or None."""
+    def shared_strings(self) -> list[str]:
+        """The texts of the workbook's shared strings by index ([] without that part): each item's runs
+        joined, its phonetic hints (<rPh>) left out."""
+        table = self.related_part(self.workbook, REL_SHARED_STRINGS)
+        if table is None:
+            return []
+        return [_item_text(si) for si in parse(self.parts[table], table).iter(q(NS_MAIN, "si"))]
+
+    def row_texts(self, sheet: str, row: int, columns: int) -> dict[int, str] | None:
+        """The strings (inline or shared) among the first `columns` cells of a row, by 0-based column;
+        numbers and empty cells are left out. None without the sheet."""
         part = self.sheet_part(sheet)
         if part is None:
             return None
         root = parse(self.parts[part], part)
-        cell = next((c for c in root.iter(q(NS_MAIN, "c")) if c.get("r") == "A1"), None)
-        if cell is None:
-            return None
-        if cell.get("t") == "inlineStr":
-            return "".join(t.text or "" for t in cell.iter(q(NS_MAIN, "t")))
-        if cell.get("t") == "s":
-            table = self.related_part(self.workbook, REL_SHARED_STRINGS)
-            value = cell.findtext(q(NS_MAIN, "v")) or ""
-            if table is None or not value.isdigit():
-                return None
-            items = list(parse(self.parts[table], table).iter(q(NS_MAIN, "si")))
-            if int(value) >= len(items):
-                return None
-            return "".join(t.text or "" for t in items[int(value)].iter(q(NS_MAIN, "t")))
-        return None
+        element = next((r for r in root.iter(q(NS_MAIN, "row")) if r.get("r", "1") == str(row)), None)
+        texts: dict[int, str] = {}
+        shared: list[str] | None = None
+        for c in element.iter(q(NS_MAIN, "c")) if element is not None else ():
+            m = _CELL_REF.fullmatch(c.get("r", ""))
+            if m is None or m[2] != str(row):
+                continue
+            col = 0
+            for letter in m[1]:
+                col = col * 26 + ord(letter) - 64
+            if col > columns:
+                continue
+            if c.get("t") == "inlineStr":
+                texts[col - 1] = _item_text(c)
+            elif c.get("t") == "s" and (c.findtext(q(NS_MAIN, "v")) or "").isdigit():
+                shared = self.shared_strings() if shared is None else shared
+                k = int(c.findtext(q(NS_MAIN, "v")) or "")
+                if k < len(shared):
+                    texts[col - 1] = shared[k]
+        return texts
+
+    def first_cell_text(self, sheet: str) -> str | None:
+        """The text in A1 of a sheet (an inline or shared string), or None."""
+        return (self.row_texts(sheet, 1, 1) or {}).get(0)
 
     def cell_text(self, sheet: str, ref: str) -> str | None:
         """The value a cell holds as the file writes it (a number's text, an inline string, TRUE as "1"),

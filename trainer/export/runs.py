@@ -5,16 +5,13 @@ older column order keeps its columns."""
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import xlsxwriter
 
-from xlsxedit.package import NS_MAIN, Package
-from xlsxedit.relationships import REL_SHARED_STRINGS
-from xlsxedit.xmltext import parse, q
+from xlsxedit.package import Package
 
 from .log import best_epoch, cell, number
 
@@ -65,34 +62,9 @@ def column_order(existing: list[str | None] | None) -> list[str | None]:
 
 def existing_headers(book: Package, sheet: str = RUNS_SHEET) -> list[str | None] | None:
     """The texts of row 1 of a sheet, A onwards (None for an empty or non-text cell); None without it."""
-    part = book.sheet_part(sheet)
-    if part is None:
+    texts = book.row_texts(sheet, 1, MAX_HEADER_COLUMNS)
+    if texts is None:
         return None
-    root = parse(book.parts[part], part)
-    row = next((r for r in root.iter(q(NS_MAIN, "row")) if r.get("r", "1") == "1"), None)
-    if row is None:
-        return []
-    shared: list[str] | None = None
-    texts: dict[int, str] = {}
-    for c in row.iter(q(NS_MAIN, "c")):
-        m = re.fullmatch(r"([A-Z]{1,3})1", c.get("r", ""))
-        if m is None:
-            continue
-        col = 0
-        for letter in m[1]:
-            col = col * 26 + ord(letter) - 64
-        if col > MAX_HEADER_COLUMNS:
-            continue
-        if c.get("t") == "inlineStr":
-            texts[col - 1] = "".join(t.text or "" for t in c.iter(q(NS_MAIN, "t")))
-        elif c.get("t") == "s" and (c.findtext(q(NS_MAIN, "v")) or "").isdigit():
-            if shared is None:
-                table = book.related_part(book.workbook, REL_SHARED_STRINGS)
-                items = parse(book.parts[table], table).iter(q(NS_MAIN, "si")) if table else []
-                shared = ["".join(t.text or "" for t in si.iter(q(NS_MAIN, "t"))) for si in items]
-            k = int(c.findtext(q(NS_MAIN, "v")))
-            if k < len(shared):
-                texts[col - 1] = shared[k]
     return [texts.get(k) for k in range(max(texts) + 1)] if texts else []
 
 
