@@ -420,7 +420,7 @@ def test_a_row_is_read_as_other_programs_save_it(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as z:
         parts = {i.filename: z.read(i) for i in z.infolist()}
     parts["xl/sharedStrings.xml"] = parts["xl/sharedStrings.xml"].replace(
-        "<t>漢字</t>".encode(), "<t>漢字</t><rPh sb=\"0\" eb=\"2\"><t>かんじ</t></rPh>".encode()
+        "<t>漢字</t>".encode(), '<t>漢字</t><rPh sb="0" eb="2"><t>かんじ</t></rPh>'.encode()
     )
     with zipfile.ZipFile(path, "w") as z:
         for name, data in parts.items():
@@ -433,6 +433,37 @@ def test_a_row_is_read_as_other_programs_save_it(tmp_path: Path) -> None:
         assert book.first_cell_text("Runs") == "Run folder"
         assert book.first_cell_text("Elsewhere") is None
         assert existing_headers(book) == ["Run folder", None, "Last epoch", "漢字", "past the limit"]
+
+
+def test_a_grafted_sheet_gets_the_same_part_names_whatever_the_set_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts a sheet brings (drawing, chart, note) are named in one order, not the hash seed's: the same
+    inputs give the same file."""
+    out = io.BytesIO()
+    wb = xlsxwriter.Workbook(out, {"in_memory": True})
+    ws = wb.add_worksheet("Theirs")
+    ws.write_column("A1", [1, 2, 3])
+    ws.write_comment("B1", "a note")
+    for _ in range(2):
+        chart = wb.add_chart({"type": "line"})
+        chart.add_series({"values": "=Theirs!$A$1:$A$3"})
+        ws.insert_chart("C1", chart)
+    wb.close()
+    real = Package.reachable
+
+    def graft(backwards: bool) -> dict[str, bytes]:
+        def reachable(self: Package, *args, **kwargs) -> list[str]:
+            return sorted(real(self, *args, **kwargs), reverse=backwards)
+
+        monkeypatch.setattr(Package, "reachable", reachable)
+        with Package(user_sheet_workbook("Base", "mine")) as book, Package(out.getvalue()) as scratch:
+            put_sheet(book, "Theirs", scratch)
+            return dict(book.parts)
+
+    one, other = graft(False), graft(True)
+    assert len([p for p in one if p.startswith("xl/charts/")]) == 2
+    assert list(one) == list(other) and one == other
 
 
 def test_check_target_refuses_what_cannot_be_written(tmp_path: Path) -> None:

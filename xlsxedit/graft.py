@@ -165,7 +165,8 @@ def _graft_sheet(book: Package, name: str, scratch: Package, position: int, sele
     source = scratch.sheet_part(name)
     if source is None:
         raise ValueError(f"the scratch workbook has no sheet {name!r}")  # a bug, not a user mistake
-    parts = sorted(scratch.reachable([source]), key=lambda p: p != source)  # the sheet first
+    # The sheet first, then by name: the new parts are named in this order, and a set's follows the hash seed.
+    parts = sorted(scratch.reachable([source]), key=lambda p: (p != source, p))
     renamed = {}
     for part in parts:  # reserve each name as it is chosen, so that two new parts never collide
         renamed[part] = book.unused_name(part)
