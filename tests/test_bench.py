@@ -33,6 +33,17 @@ def test_part_b_prints_every_seed_and_the_summary(
     assert {row.split(" | ")[1] for row in rows} == {"1", "2"}
 
 
+def test_part_b_tells_an_epoch_at_the_target_from_a_last_epoch_at_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A seed can pass 99.40% at some epoch and end below it: the summary counts both."""
+    monkeypatch.setattr(sweep, "LOAD", sweep_data.load)
+    monkeypatch.setattr(bench.train, "first_at_target", lambda epochs: (1, 1.5))  # as if epoch 1 got there
+    bench.part_b(tmp_path / "no-data", [1], threads=1, out=tmp_path, precision="float32")
+    out = capsys.readouterr().out
+    assert "(b) 1 of 1 seeds had an epoch at >= 99.40% (0 of 1 at the last); " in out  # synthetic: far below
+
+
 def test_summary_table_gives_accuracy_over_seeds_and_multiples_of_the_documents_epoch() -> None:
     row = {"model": "default", "params": 19434, "epochs": 2, "precision": "float32"}
     rows = [
