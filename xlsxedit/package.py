@@ -62,11 +62,19 @@ BEFORE_DEFINED_NAMES = ("sheets", "functionGroups", "externalReferences")
 _CELL_REF = re.compile(r"([A-Z]{1,3})([1-9][0-9]{0,6})")
 
 
-def _item_text(item: ET.Element) -> str:
+def item_text(item: ET.Element) -> str:
     """A string item's text (<si>, or an inline string's <is>): its <t> and its runs' <t>, not the phonetic
     hints' (<rPh>)."""
     hints = {id(t) for rph in item.iter(q(NS_MAIN, "rPh")) for t in rph.iter(q(NS_MAIN, "t"))}
     return "".join(t.text or "" for t in item.iter(q(NS_MAIN, "t")) if id(t) not in hints)
+
+
+def col_index(letters: str) -> int:
+    """A column's letters as a 0-based index: A is 0, Z 25, AA 26."""
+    n = 0
+    for letter in letters:
+        n = n * 26 + ord(letter) - 64
+    return n - 1
 
 
 @dataclass(frozen=True)
@@ -218,7 +226,7 @@ class Package:
         table = self.related_part(self.workbook, REL_SHARED_STRINGS)
         if table is None:
             return []
-        return [_item_text(si) for si in parse(self.parts[table], table).iter(q(NS_MAIN, "si"))]
+        return [item_text(si) for si in parse(self.parts[table], table).iter(q(NS_MAIN, "si"))]
 
     def row_texts(self, sheet: str, row: int, columns: int) -> dict[int, str] | None:
         """The strings (inline or shared) among the first `columns` cells of a row, by 0-based column;
@@ -232,20 +240,15 @@ class Package:
         shared: list[str] | None = None
         for c in element.iter(q(NS_MAIN, "c")) if element is not None else ():
             m = _CELL_REF.fullmatch(c.get("r", ""))
-            if m is None or m[2] != str(row):
+            if m is None or m[2] != str(row) or (col := col_index(m[1])) >= columns:
                 continue
-            col = 0
-            for letter in m[1]:
-                col = col * 26 + ord(letter) - 64
-            if col > columns:
-                continue
+            value = c.findtext(q(NS_MAIN, "v")) or ""
             if c.get("t") == "inlineStr":
-                texts[col - 1] = _item_text(c)
-            elif c.get("t") == "s" and (c.findtext(q(NS_MAIN, "v")) or "").isdigit():
+                texts[col] = item_text(c)
+            elif c.get("t") == "s" and value.isdigit():
                 shared = self.shared_strings() if shared is None else shared
-                k = int(c.findtext(q(NS_MAIN, "v")) or "")
-                if k < len(shared):
-                    texts[col - 1] = shared[k]
+                if int(value) < len(shared):
+                    texts[col] = shared[int(value)]
         return texts
 
     def first_cell_text(self, sheet: str) -> str | None:

@@ -22,7 +22,17 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .project import NS_DOC_REL, NS_MAIN, REL_SHARED_STRINGS, REL_WORKSHEET, Limits, Package, PackageError
+from .project import (
+    NS_DOC_REL,
+    NS_MAIN,
+    REL_SHARED_STRINGS,
+    REL_WORKSHEET,
+    Limits,
+    Package,
+    PackageError,
+    col_index,
+    item_text,
+)
 
 MAX_FILE_BYTES = 64 * 2**20  # a 100-iteration sheet is ~50 KB; our own 10,000-iteration workbook ~25 MB
 MAX_ROWS = 10_600  # rows read from the top of a sheet: a header in its first 500, 10,000 iterations below
@@ -64,13 +74,6 @@ class Sheet:
     name: str
     cells: dict[int, dict[int, Value]] = field(default_factory=dict)
     truncated: bool = False
-
-
-def col_index(letters: str) -> int:
-    n = 0
-    for ch in letters:
-        n = n * 26 + ord(ch) - 64
-    return n - 1
 
 
 def sniff(path: Path) -> None:
@@ -203,8 +206,7 @@ def shared_strings(book: Package) -> list[str]:
     for _, elem in ET.iterparse(io.BytesIO(_xml(book, part, "the shared strings")), events=("end",)):
         if elem.tag == f"{_M}si":
             # Rich text runs (<r><t>) and phonetic hints (<rPh>, left out) make up one item.
-            text = "".join(t.text or "" for t in elem.iter(f"{_M}t") if not _in_phonetic(elem, t))
-            out.append(text[:MAX_TEXT])
+            out.append(item_text(elem)[:MAX_TEXT])
             elem.clear()
     return out
 
@@ -218,10 +220,6 @@ def _xml(book: Package, part: str, what: str) -> bytes:
             f"{what} declares entities (a DOCTYPE), which no spreadsheet writes; save it again as .xlsx"
         )
     return data
-
-
-def _in_phonetic(si: ET.Element, t: ET.Element) -> bool:
-    return any(t in list(rph.iter(f"{_M}t")) for rph in si.iter(f"{_M}rPh"))
 
 
 def read_sheet(book: Package, name: str, part: str, strings: list[str]) -> Sheet:
