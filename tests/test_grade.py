@@ -371,6 +371,21 @@ def test_reading_stops_at_its_row_limit(tmp_path: Path) -> None:
     assert sheet.truncated and max(sheet.cells) == reading.MAX_ROWS - 1
 
 
+def test_an_inline_string_is_read_as_a_shared_one(tmp_path: Path) -> None:
+    """Excel keeps the reading of Japanese text as phonetic hints (<rPh>) beside the text, in a shared
+    string or an inline one: the grader reads the text alone, whichever way the sheet stores it."""
+    kanji = '<t>漢字</t><rPh sb="0" eb="2"><t>かんじ</t></rPh>'
+    rows = (
+        f'<row r="1"><c r="A1" t="inlineStr"><is>{kanji}</is></c>'
+        '<c r="B1" t="inlineStr"><is><r><t>w</t></r><r><t>1</t></r></is></c><c r="C1" t="inlineStr"/></row>'
+    )
+    path = _minimal_xlsx(tmp_path / "inline.xlsx", _sheet_xml(rows))
+    with reading.open_book(path) as book:
+        (name, part), *_ = reading.worksheets(book)
+        sheet = reading.read_sheet(book, name, part, [])
+    assert sheet.cells[0] == {0: "漢字", 1: "w1", 2: ""}
+
+
 def test_the_bench_runs(capsys) -> None:
     from excelgen.grade import bench
 
