@@ -2,8 +2,8 @@
 local pool's 2×2 grid gives ordinary runs (bit for bit what `train.fit` gives) and a table, sweep.json and
 sheet that match the runs' own logs; a repeated sweep skips its finished runs; a worker killed with SIGKILL
 costs its run one epoch and the run still ends bit for bit as an uninterrupted one; Ctrl-C stops and the next
-call continues; bad input is one line, exit status 2, nothing started or overwritten. The Ray path: see
-test_sweep_ray.py."""
+call continues, and SIGTERM stops the workers of a sweep started with SIGINT ignored; bad input is one line,
+exit status 2, nothing started or overwritten. The Ray path: see test_sweep_ray.py."""
 
 from __future__ import annotations
 
@@ -298,3 +298,20 @@ def test_ctrl_c_stops_cleanly_and_the_same_command_continues(tmp_path: Path) -> 
     stdout, _ = again.communicate(timeout=600)
     assert again.returncode == 0, stdout
     assert all(grid.finished(out / f"tiny_lr={lr}_seed=1") for lr in (0.1, 0.2))
+
+
+def test_sigterm_stops_the_workers_of_a_sweep_started_in_the_background(tmp_path: Path) -> None:
+    """`nohup trainer sweep ... &` from a shell without job control starts it with SIGINT ignored, and its
+    workers inherited that: a SIGTERM to the driver said "stopping the workers" while they trained on."""
+    out = tmp_path / "out"
+    args = sweep_args(out, "--set", "lr=0.1", "--seeds", "1", "--workers", "1", "--no-workbook", epochs=300)
+    first = driver(tmp_path, "load", args, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    log = out / "tiny_lr=0.1_seed=1" / train.LOG
+    deadline = time.monotonic() + 300
+    while not log.is_file() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    first.send_signal(signal.SIGTERM)  # the driver alone, as `kill PID` does
+    stdout, _ = first.communicate(timeout=600)
+    assert first.returncode == 130, stdout
+    # An epoch of 256 images takes a fraction of a second: a worker that kept training would end all 300.
+    assert len(json.loads(log.read_text())["epochs"]) < 30, stdout

@@ -127,6 +127,10 @@ def events(job: Job, run_dir: Path, after_step: Callable[[int], Any]) -> Iterato
 
 
 def _local_worker(job: Job, run_dir: Path, conn: Any) -> None:
+    # Ctrl-C and the driver's stop both reach a worker as SIGINT. A sweep started in the background by a shell
+    # without job control (`nohup trainer sweep ... &`, a batch job) inherits SIGINT ignored, and so did its
+    # workers: told to stop by a SIGTERM to the driver, a worker trained on to the end of its run.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     with contextlib.suppress(BrokenPipeError, EOFError), conn:
         for event in events(job, run_dir, lambda n: None):
             conn.send(event)
