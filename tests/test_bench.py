@@ -108,3 +108,29 @@ def test_two_recipes_of_one_model_keep_their_own_runs(
     (tmp_path / "two-epochs-float32").rename(tmp_path / "clash" / "four-epochs-float32")
     with pytest.raises(UserError, match="holds another run"):  # and a clash is refused, not resumed
         bench.part_b(tmp_path / "no-data", [1], out=tmp_path / "clash", name="four-epochs", **args)
+
+
+def test_part_compile_weighs_the_compile_against_what_it_saves(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """torch.compile itself is not run here (a C++ toolchain and a minute of compiling): an identity stands in
+    for it, and a compiler that fails is one line, not a crash."""
+    monkeypatch.setattr(bench.torch, "compile", lambda model: model)
+    bench.part_compile(("tiny",))
+    line = capsys.readouterr().out.strip()
+    assert re.fullmatch(
+        r"\(compile\) tiny: first compiled step \d+\.\d s; a step eager \d+\.\d ms, compiled \d+\.\d ms "
+        r"\(medians, interleaved\): [+-]\d+\.\d s over two epochs \(938 steps\) against \d+\.\d s of "
+        r"compiling; load average .*",
+        line,
+    ), line
+
+    def no_compiler(model):
+        raise RuntimeError("InvalidCxxCompiler: No working C++ compiler found\nlong details")
+
+    monkeypatch.setattr(bench.torch, "compile", no_compiler)
+    bench.part_compile(("tiny",))
+    assert capsys.readouterr().out == (
+        "(compile) tiny: torch.compile failed here (RuntimeError: InvalidCxxCompiler: No working C++ "
+        "compiler found long details)\n"
+    )

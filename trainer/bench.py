@@ -14,6 +14,12 @@
     mean, min and max of the last epoch over the seeds, the seconds to the result and, when (a) ran in the
     same invocation, those seconds as a multiple of the documents' epoch.
 
+(compile) Whether torch.compile pays for itself here (`--part compile`, not in `all`): for the default and
+    seed002, float32, batch 128, random data, the seconds of the first compiled training step (the compile;
+    inductor keeps its code in an on-disk cache, so a second invocation pays less), then the step eager
+    (trainer/layers.py's layers) and compiled (torch.nn's, which dynamo traces whole), interleaved, and what
+    the difference buys over a two-epoch run against what the compile cost.
+
 It prints the machine (CPU model, cores, threads, torch version) and the load average before and after each
 measurement: timings taken while other jobs share the CPU are not comparable with idle ones.
 `--table RUNS` prints the README's results table from finished run folders instead (e.g. output/mnist).
@@ -38,6 +44,7 @@ import torch.nn.functional as F
 from torch.utils.flop_counter import FlopCounterMode
 
 from . import augment, config, layers, models, runtime, train
+from .errors import one_line
 
 PART_A_MODEL = "seed002"
 
@@ -233,6 +240,62 @@ def part_a(
     return documents["seconds"]
 
 
+# --- (compile) torch.compile's cost and gain ---------------------------------------------------------------
+
+
+def _train_step(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, x: torch.Tensor, y: torch.Tensor
+) -> None:
+    optimizer.zero_grad(set_to_none=True)
+    F.cross_entropy(model(x), y, label_smoothing=0.1).backward()
+    optimizer.step()
+
+
+def compile_gain(name: str, rounds: int = 8, steps: int = 10) -> dict:
+    """Seconds of the first compiled step, and the median ms of a step eager and compiled over `rounds`
+    interleaved rounds of `steps` (float32, batch 128, random data, the trainer's SGD)."""
+    x, y = torch.randn(128, 1, 28, 28), torch.randint(0, 10, (128,))
+
+    def make(plain: bool) -> tuple[torch.nn.Module, torch.optim.Optimizer]:
+        torch.manual_seed(0)
+        model = (documents_model(name) if plain else models.build(name)).train()
+        return model, torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, nesterov=True, foreach=True)
+
+    eager = make(plain=False)
+    model, optimizer = make(plain=True)
+    start = time.perf_counter()
+    compiled = (torch.compile(model), optimizer)
+    _train_step(*compiled, x, y)
+    first = time.perf_counter() - start
+    for _ in range(3):
+        _train_step(*eager, x, y)
+        _train_step(*compiled, x, y)
+    times: dict[str, list[float]] = {"eager": [], "compiled": []}
+    for _ in range(rounds):
+        for label, (m, o) in (("eager", eager), ("compiled", compiled)):
+            start = time.perf_counter()
+            for _ in range(steps):
+                _train_step(m, o, x, y)
+            times[label].append((time.perf_counter() - start) / steps * 1e3)
+    return {"compile_s": first} | {label: statistics.median(ms) for label, ms in times.items()}
+
+
+def part_compile(names: tuple[str, ...] = ("default", PART_A_MODEL)) -> None:
+    steps = 2 * train.steps_per_epoch(60_000, 128)
+    for name in names:
+        try:
+            r = compile_gain(name)
+        except Exception as e:  # no C++ compiler, an unsupported platform: a finding, not a crash
+            print(f"(compile) {name}: torch.compile failed here ({type(e).__name__}: {one_line(e, 200)})")
+            continue
+        saved = (r["eager"] - r["compiled"]) * steps / 1e3
+        print(
+            f"(compile) {name}: first compiled step {r['compile_s']:.1f} s; a step eager {r['eager']:.1f} "
+            f"ms, compiled {r['compiled']:.1f} ms (medians, interleaved): {saved:+.1f} s over two epochs "
+            f"({steps} steps) against {r['compile_s']:.1f} s of compiling; {load()}"
+        )
+
+
 # --- (b) the shipped recipe over seeds -------------------------------------------------------------------
 
 
@@ -390,7 +453,7 @@ def results_table(runs: Path) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m trainer.bench", description=__doc__.splitlines()[0])
-    p.add_argument("--part", choices=("a", "b", "all"), default="all")
+    p.add_argument("--part", choices=("a", "b", "all", "compile"), default="all", help="all: (a) and (b)")
     p.add_argument("--data-dir", type=Path, default=Path("data"))
     p.add_argument("--threads", type=int, help="default: as `trainer train` decides (trainer/runtime.py)")
     p.add_argument(
@@ -433,6 +496,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.part in ("a", "all")
         else None
     )
+    if args.part == "compile":
+        part_compile()
     if args.part in ("b", "all"):
         seeds = list(range(1, args.seeds + 1))
         rows = [
