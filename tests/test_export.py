@@ -277,7 +277,12 @@ def test_mnist_sheet_holds_the_epochs_and_charts(workbook: Path, run: Path) -> N
     # Every setting under a label, none under its raw log.json key; the loss gap explained.
     settings = [r[0] for r in rows[rows.index(next(r for r in rows if r[0] == "Settings")) + 1 :]]
     assert not {"pct_start", "momentum", "nesterov", "label_smoothing"} & set(settings)
-    assert {"Warm-up (share of steps)", "Momentum", "Nesterov momentum", "Label smoothing"} <= set(settings)
+    assert {
+        "Warm-up (share of steps)",
+        "Momentum (start and end)",
+        "Nesterov momentum",
+        "Label smoothing",
+    } <= set(settings)
     assert dict((r[0], r[1]) for r in rows)["Nesterov momentum"] == "yes"
     note = " ".join(r[0] for r in rows[header + 1 + len(table) : header + 5 + len(table)] if r[0])
     assert "label-smoothed" in note and "cannot fall below 0.50" in note, note

@@ -42,6 +42,32 @@ def small(**kw) -> config.Hyper:
     return config.for_model("tiny", **({"epochs": 3, "batch_size": 32, "lr": 0.1, "threads": 1} | kw))
 
 
+def test_the_momentum_a_run_records_is_the_momentum_it_trains_with() -> None:
+    """OneCycleLR sets SGD's momentum itself, against the learning rate: the hyperparameters name its cycle
+    (the field used to read 0.9 while the runs trained with torch's 0.95 and 0.85)."""
+
+    def cycle(hp: config.Hyper) -> list[float]:
+        state = train.make_state("tiny", hp, 1, torch.device("cpu"), 100)
+        seen = [state.optimizer.param_groups[0]["momentum"]]
+        for _ in range(99):
+            state.optimizer.step()
+            state.scheduler.step()
+            seen.append(state.optimizer.param_groups[0]["momentum"])
+        return seen
+
+    seen = cycle(small(epochs=1, momentum=0.9, base_momentum=0.8))
+    assert seen[0] == 0.9 and min(seen) == pytest.approx(0.8) and seen[-1] == pytest.approx(0.9)
+    default = config.for_model("default")
+    assert (default.momentum, default.base_momentum) == (0.95, 0.85)  # torch's: the shipped runs' bits
+    assert "Nesterov momentum 0.95, 0.85 at the peak" in default.optimizer
+    # A run saved before this change (its log says momentum 0.9) resumes with the cycle it trained with.
+    old = train.make_state("tiny", small(epochs=1), 1, torch.device("cpu"), 100)
+    old.log = {"epochs": []}
+    resumed = train.make_state("tiny", small(epochs=1, momentum=0.9), 1, torch.device("cpu"), 100)
+    resumed.restore(old.checkpoint())
+    assert resumed.optimizer.param_groups[0]["max_momentum"] == 0.95
+
+
 def test_to_tensors_normalizes_once_and_limits() -> None:
     x = torch.zeros(4, 28, 28, dtype=torch.uint8)
     x[0] = 255

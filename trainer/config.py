@@ -57,7 +57,11 @@ class Hyper:
     batch_size: int = 128
     lr: float = 0.4  # OneCycle's peak
     pct_start: float = 0.25  # share of the steps spent warming up to the peak
-    momentum: float = 0.9
+    # SGD's momentum, which OneCycle moves against the learning rate: `momentum` at the start and the end of
+    # the cycle, `base_momentum` at the lr's peak (torch's OneCycleLR defaults). Until issue 18's fourth
+    # session this field read 0.9 and nothing used it: OneCycleLR overwrote it with its own 0.95 and 0.85.
+    momentum: float = 0.95
+    base_momentum: float = 0.85
     nesterov: bool = True
     weight_decay: float = 1e-4
     label_smoothing: float = 0.1
@@ -81,7 +85,8 @@ class Hyper:
 
     @property
     def optimizer(self) -> str:
-        return f"SGD momentum {self.momentum:g}" + (" nesterov" if self.nesterov else "")
+        kind = "Nesterov momentum" if self.nesterov else "momentum"
+        return f"SGD, {kind} {self.momentum:g}, {self.base_momentum:g} at the peak"
 
     @property
     def augmentation(self) -> str:

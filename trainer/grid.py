@@ -39,7 +39,7 @@ def check_value(key: str, value: Any) -> str | None:
         return None if value >= 1 else "must be at least 1"
     if key == "lr":
         return None if 0 < value <= MAX_LR else f"must be a positive number up to {MAX_LR:g}"
-    if key in ("pct_start", "momentum", "label_smoothing"):
+    if key in ("pct_start", "momentum", "base_momentum", "label_smoothing"):
         return None if 0 <= value < 1 and (key != "pct_start" or value > 0) else "must be in [0, 1)"
     if key in ("weight_decay", "degrees", "shift_px"):
         return None if value >= 0 else "must be 0 or more"

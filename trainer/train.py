@@ -146,7 +146,13 @@ def make_state(name: str, hp: config.Hyper, seed: int, device: torch.device, ste
         foreach=True,  # one multi-tensor update for all parameters: 0.34 against 0.51 ms a step here
     )
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=hp.lr, epochs=hp.epochs, steps_per_epoch=steps_per_epoch, pct_start=hp.pct_start
+        optimizer,
+        max_lr=hp.lr,
+        epochs=hp.epochs,
+        steps_per_epoch=steps_per_epoch,
+        pct_start=hp.pct_start,
+        base_momentum=hp.base_momentum,
+        max_momentum=hp.momentum,
     )
     shuffle = torch.Generator().manual_seed(seed)
     aug = torch.Generator(device=device).manual_seed(seed + 1)
