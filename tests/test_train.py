@@ -66,6 +66,10 @@ def test_the_momentum_a_run_records_is_the_momentum_it_trains_with() -> None:
     resumed = train.make_state("tiny", small(epochs=1, momentum=0.9), 1, torch.device("cpu"), 100)
     resumed.restore(old.checkpoint())
     assert resumed.optimizer.param_groups[0]["max_momentum"] == 0.95
+    # Its log is read as what it trained with, so that a sweep continues over it rather than refusing it.
+    recorded = default.describe() | {"momentum": 0.9}
+    del recorded["base_momentum"]
+    assert config.from_log(recorded) == default
 
 
 def test_to_tensors_normalizes_once_and_limits() -> None:

@@ -150,4 +150,7 @@ def for_model(name: str, **overrides) -> Hyper:
 def from_log(fields: dict) -> Hyper:
     """Rebuilds the hyperparameters a run recorded (log.json / checkpoint), ignoring the derived strings."""
     names = Hyper.__dataclass_fields__
-    return Hyper(**{k: v for k, v in fields.items() if k in names})
+    known = {k: v for k, v in fields.items() if k in names}
+    if "base_momentum" not in fields:  # written before the field: OneCycleLR's cycle overrode its momentum
+        known.pop("momentum", None)
+    return Hyper(**known)
