@@ -105,6 +105,16 @@ def test_a_foreign_checkpoint_is_one_line(run_dir: Path, capsys) -> None:
     assert "lacks what a checkpoint of `trainer train` holds" in one_error_line(capsys)
 
 
+def test_a_checkpoint_of_another_network_under_the_same_name_is_one_line(run_dir: Path, capsys) -> None:
+    """A preset's layers can change between versions (or a file be edited): its weights no longer fit."""
+    saved = torch.load(run_dir / train.CHECKPOINT, weights_only=True)
+    name, weight = next((k, v) for k, v in saved["model"].items() if v.dim() == 4)
+    saved["model"][name] = torch.zeros(weight.shape[0] + 1, *weight.shape[1:])
+    torch.save(saved, run_dir / train.CHECKPOINT)
+    assert cli.main(["train", "--resume", str(run_dir), "--no-workbook"]) == 2
+    assert "its tiny network is not this trainer's tiny (the layers' shapes differ)" in one_error_line(capsys)
+
+
 def test_checkpoints_load_as_data_only(run_dir: Path) -> None:
     saved = torch.load(run_dir / train.CHECKPOINT, weights_only=True)
     assert type(saved["log"]["torch_version"]) is str

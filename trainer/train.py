@@ -319,6 +319,13 @@ CHECKPOINT_KEYS = {"model", "optimizer", "scheduler", "torch_rng", "shuffle_rng"
 MAX_CHECKPOINT_BYTES = 256 * 2**20  # ours are ~0.3 MB
 
 
+def _fits(weights: object, model: dict) -> bool:
+    """Whether a saved state_dict has exactly the model's tensors, shape for shape."""
+    if not isinstance(weights, dict) or weights.keys() != model.keys():
+        return False
+    return all(isinstance(weights[k], torch.Tensor) and weights[k].shape == t.shape for k, t in model.items())
+
+
 def load_checkpoint(run_dir: Path) -> dict:
     """A run folder's checkpoint.pt, read as data (`weights_only=True`: tensors, numbers, strings and
     containers, never code) onto the CPU and checked for what resuming needs. Anything else, a truncated file
@@ -348,6 +355,9 @@ def load_checkpoint(run_dir: Path) -> dict:
         problem = "no seed or hyperparameters"
     elif not isinstance(log.get("epochs"), list):
         problem = "no epoch list"
+    elif not _fits(saved["model"], models.build(log["model"]).state_dict()):
+        name = log["model"]
+        problem = f"its {name} network is not this trainer's {name} (the layers' shapes differ)"
     if problem:
         raise UserError(f"{path}: not a checkpoint this trainer can resume ({problem}); start a new run")
     return saved
