@@ -436,8 +436,10 @@ def results_table(runs: Path) -> str:
         "| model | seed | params | epochs | last epoch | first >= 99.40% (s) | best (epoch) | s | run |",
         "|---|---:|---:|---:|---:|---|---|---:|---|",
     ]
-    for log_path in sorted(runs.glob("*/log.json")):
-        log = json.loads(log_path.read_text())
+    logs = [(json.loads(path.read_text()), path) for path in runs.glob("*/log.json")]
+    # By model, then seed as a number (a sweep's folders `default_seed=10` sort before `default_seed=2`).
+    logs.sort(key=lambda item: (str(item[0].get("model")), str(item[0].get("seed")).zfill(12), item[1].name))
+    for log, log_path in logs:
         if not log.get("finished_at"):
             continue
         first, seconds = train.first_at_target(log["epochs"])
