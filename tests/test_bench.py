@@ -96,16 +96,17 @@ def test_a_candidate_recipe_trains_its_model_with_its_departures(
 def test_two_recipes_of_one_model_keep_their_own_runs(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Both train `default_seed=1`; the second must not report the first's finished run as its own."""
+    """Both train `default16_seed=1`; the second must not report the first's finished run as its own."""
     monkeypatch.setattr(sweep, "LOAD", sweep_data.load)
     args = {"threads": 1, "precision": "float32"}
-    two = bench.part_b(tmp_path / "no-data", [1], out=tmp_path, name="two-epochs", **args)
+    two = bench.part_b(tmp_path / "no-data", [1], out=tmp_path, name="default16-two-epochs", **args)
     four = bench.part_b(tmp_path / "no-data", [1], out=tmp_path, name="four-epochs", **args)
     assert (two["epochs"], four["epochs"]) == (2, 4)
-    logs = sorted(tmp_path.glob("*/default_seed=1/log.json"))
-    assert [len(json.loads(p.read_text())["epochs"]) for p in logs] == [4, 2]  # four-epochs-*, two-epochs-*
+    assert bench.recipe("default16-two-epochs")[0] == bench.recipe("four-epochs")[0] == "default16"
+    logs = sorted(tmp_path.glob("*/default16_seed=1/log.json"))
+    assert [len(json.loads(p.read_text())["epochs"]) for p in logs] == [2, 4]  # default16-two-*, four-*
     (tmp_path / "clash").mkdir()
-    (tmp_path / "two-epochs-float32").rename(tmp_path / "clash" / "four-epochs-float32")
+    (tmp_path / "default16-two-epochs-float32").rename(tmp_path / "clash" / "four-epochs-float32")
     with pytest.raises(UserError, match="holds another run"):  # and a clash is refused, not resumed
         bench.part_b(tmp_path / "no-data", [1], out=tmp_path / "clash", name="four-epochs", **args)
 
@@ -134,3 +135,14 @@ def test_part_compile_weighs_the_compile_against_what_it_saves(
         "(compile) tiny: torch.compile failed here (RuntimeError: InvalidCxxCompiler: No working C++ "
         "compiler found long details)\n"
     )
+
+
+def test_the_results_table_orders_seeds_as_numbers(tmp_path: Path) -> None:
+    epoch = {"epoch": 1, "test_acc": 99.5, "seconds": 10.0}
+    for seed in (10, 2, 1):
+        run = tmp_path / f"default_seed={seed}"
+        run.mkdir()
+        log = {"model": "default", "seed": seed, "params": 19538, "epochs": [epoch], "finished_at": "now"}
+        (run / "log.json").write_text(json.dumps(log | {"best_test_acc": 99.5, "best_epoch": 1}))
+    rows = bench.results_table(tmp_path).splitlines()[2:]
+    assert [row.split(" | ")[1] for row in rows] == ["1", "2", "10"]

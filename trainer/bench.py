@@ -301,7 +301,7 @@ def part_compile(names: tuple[str, ...] = ("default", PART_A_MODEL)) -> None:
 
 # The recipes part (b) can train: the presets' shipped settings (`trainer train --model NAME`) and the
 # candidates of trainer/config.py.
-RECIPES = ("default", "tiny", *config.CANDIDATES)
+RECIPES = ("default", "tiny", "default16", *config.CANDIDATES)
 
 
 def recipe(name: str) -> tuple[str, dict]:

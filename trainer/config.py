@@ -1,7 +1,20 @@
 """Every training hyperparameter in one place, with the evidence for the shipped values.
 
-The default since issue 18 (2026-11-29): 3 epochs, lr 0.8, +-3 deg, +-0.5 px (PER_MODEL). Evidence: 2-core AMD
-EPYC VM, AVX2 only (float32), torch 2.14.1, idle, 2 threads, one run at a time; `python -m trainer.bench
+The default since issue 18's fourth session (2026-11-29): the 8-channel network (models.default, 19,538
+params), 3 epochs, lr 0.8, +-3 deg, +-0.5 px, constant momentum 0.9 (PER_MODEL). Evidence: 2-core AMD EPYC VM,
+AVX2 only (float32), torch 2.14.1, idle, the trainer's 2 threads, one run at a time; `python -m trainer.bench
+--part all --recipes default --precision float32 --seeds 10` (as a temporary candidate of the same settings;
+the trainer's side of part (a) ran on 1 thread there, so its ratio is not quoted):
+    three epochs: last epoch 99.50 99.50 99.54 99.52 99.53 99.53 99.50 99.44 99.51 99.50% (seeds 1-10): mean
+        99.51%, min 99.44%; 63.7 s of training on average = 1.47x the documents' epoch (43.5 s, same run).
+    two epochs (`--recipes two-epochs`; measured as `--recipes default` while the default was two epochs, in
+        an earlier bench run): 99.54 99.41 99.41 99.51 99.43 99.46 99.49 99.37 99.46 99.51%: mean 99.46%, min
+        99.37%, 9 of 10 >= 99.40%, 48.6 s = 1.00x (48.8 s). 1 thread a run, seeds 1-8: 99.44 99.48 99.49
+        99.47 99.50 99.53 99.51 99.39% (seed 8 misses in both samples): so the default keeps a third epoch.
+    The same network with OneCycle's momentum cycle (0.95 to 0.85 and back, what every earlier run had), two
+    epochs, 1 thread, seeds 1-8: mean 99.40%; the 16-channel network (`default16`) the same way: 99.42%.
+The default of issue 18's second and third sessions, now the `default16` preset (16 channels at 24 px, 19,434
+params, 3 epochs, lr 0.8, +-3 deg, +-0.5 px, OneCycle's momentum cycle): the same VM, `python -m trainer.bench
 --part all --recipes three-epochs,default --precision float32 --seeds 10` (three-epochs was this recipe's
 candidate name, default the four epochs below):
     three epochs: last epoch 99.46 99.56 99.47 99.49 99.47 99.51 99.51 99.48 99.54 99.44% (seeds 1-10): mean
@@ -9,8 +22,10 @@ candidate name, default the four epochs below):
     four epochs (now `--recipes four-epochs`): mean 99.50%, min 99.40%, 106.8 s = 2.33x.
     The same three epochs at load 9-16, 1 thread a run (the first session, below): 99.40-99.52%, mean 99.47%.
     bfloat16 (emulated on that VM: accuracy only), seeds 7 and 10: 99.51%, 99.50%.
-    two epochs (`--recipes two-epochs`): mean 99.38%, min 99.28%, 3 of 10 >= 99.40%, 58.5 s = 1.19x (49.2 s).
-    (a) float32, seed002: 1.51x to 1.63x the documents' loop in four runs (both sides 2 threads): below 2.0x.
+    two epochs (now `--recipes default16-two-epochs`): mean 99.38%, min 99.28%, 3 of 10 >= 99.40%, 58.5 s =
+        1.19x (49.2 s).
+    (a) float32, seed002: 1.51x to 1.63x the documents' loop in four runs (both sides 2 threads): below 2.0x;
+        1.43x in the fourth session's bench run (34.3 against 48.8 s).
 Before, the four-epoch default (lr 0.4, +-5 deg, +-1 px), on the build machine of issue 8:
 Evidence: 2-core AMD EPYC VM (AVX-512 with BF16: bfloat16 autocast in training), no GPU, torch 2.15
 on the CPU, 2 threads, machine otherwise idle (load ~1), 2026-11-21; `python -m trainer.bench` (part (b) is
@@ -86,7 +101,8 @@ class Hyper:
     @property
     def optimizer(self) -> str:
         kind = "Nesterov momentum" if self.nesterov else "momentum"
-        return f"SGD, {kind} {self.momentum:g}, {self.base_momentum:g} at the peak"
+        cycle = f", {self.base_momentum:g} at the peak" if self.base_momentum != self.momentum else ""
+        return f"SGD, {kind} {self.momentum:g}{cycle}"
 
     @property
     def augmentation(self) -> str:
@@ -114,17 +130,25 @@ class Hyper:
 # The recipe every preset trains with unless the command line overrides it; per-model departures, if any,
 # go here so that `trainer train --model NAME` is the one command that reproduces the results table.
 PER_MODEL: dict[str, dict] = {
-    # Issue 18: three epochs at twice the peak, with lighter augmentation (in fewer steps the network
-    # underfits; a higher peak and milder distortions help only together). Float32, 10 seeds: 99.49% mean,
-    # 99.44% at worst, in 78% of the four-epoch recipe's time, which ended at 99.50% and 99.40% (the
-    # `four-epochs` candidate below).
-    "default": {"epochs": 3, "lr": 0.8, "degrees": 3.0, "shift_px": 0.5},
+    # Issue 18 (fourth session): three epochs of the 8-channel network (models.default) at twice the old peak,
+    # lighter augmentation and constant momentum 0.9 (OneCycle's own cycle, 0.95 to 0.85 and back, ended two
+    # epochs 0.09% lower over the same eight seeds). The evidence is at the top of this file.
+    "default": {
+        "epochs": 3,
+        "lr": 0.8,
+        "degrees": 3.0,
+        "shift_px": 0.5,
+        "momentum": 0.9,
+        "base_momentum": 0.9,
+    },
     # Under 8k parameters four epochs are not enough. In eight, with lighter augmentation, lr 0.4 gave
     # 99.42% mean and 99.34% at worst over seeds 1-8, lr 0.8 99.48% and 99.41%; but seeds 5 and 42 then
     # ended at 99.37% and 99.39% through the trainer. Batch 64 (twice the steps, ~20% more time an epoch)
     # lifted the four hardest seeds from 99.36-99.41% to 99.42-99.47% (bench/NOTES.md). Float32, seeds
     # 1-10: 99.46-99.47% mean, 99.38-99.42% at worst (1 and 2 threads: the header).
     "tiny": {"epochs": 8, "lr": 0.8, "degrees": 3.0, "shift_px": 0.5, "batch_size": 64},
+    # The default of issue 18's second and third sessions, with its recipe then (OneCycle's momentum cycle).
+    "default16": {"epochs": 3, "lr": 0.8, "degrees": 3.0, "shift_px": 0.5},
     # The documents' networks get the longer schedule (the documents allow up to 19 epochs).
     "seed001": {"epochs": 15},
     "seed002": {"epochs": 15},
@@ -134,10 +158,13 @@ PER_MODEL: dict[str, dict] = {
 # Recipes measured as candidates for a preset's default but not shipped as one (`python -m trainer.bench
 # --recipes NAME` trains them): the model and its departures from that model's shipped recipe.
 CANDIDATES: dict[str, tuple[str, dict]] = {
-    # Issue 18's best in two epochs (the default cut to two): 3 to 6 of 10 seeds >= 99.40%, not enough.
+    # Issue 18's target: the default cut to two epochs. 9 of 10 seeds >= 99.40% at 1.00x the documents' epoch
+    # (the header): the every-seed bar is not met, so the default keeps a third epoch.
     "two-epochs": ("default", {"epochs": 2}),
-    # The default of issue 8 to issue 18: 4 epochs, lr 0.4, +-5 deg, +-1 px (the evidence above).
-    "four-epochs": ("default", {"epochs": 4, "lr": 0.4, "degrees": 5.0, "shift_px": 1.0}),
+    # The 16-channel network cut to two epochs (issue 18's first three sessions): 3 to 6 of 10 seeds.
+    "default16-two-epochs": ("default16", {"epochs": 2}),
+    # The default of issue 8 to issue 18: the 16-channel network, 4 epochs, lr 0.4, +-5 deg, +-1 px.
+    "four-epochs": ("default16", {"epochs": 4, "lr": 0.4, "degrees": 5.0, "shift_px": 1.0}),
 }
 
 
