@@ -16,7 +16,7 @@ the trainer's side of part (a) ran on 1 thread there, so its ratio is not quoted
 The default of issue 18's second and third sessions, now the `default16` preset (16 channels at 24 px, 19,434
 params, 3 epochs, lr 0.8, +-3 deg, +-0.5 px, OneCycle's momentum cycle): the same VM, `python -m trainer.bench
 --part all --recipes three-epochs,default --precision float32 --seeds 10` (three-epochs was this recipe's
-candidate name, default the four epochs below):
+candidate name, default the four epochs below; today `--recipes default16,four-epochs`):
     three epochs: last epoch 99.46 99.56 99.47 99.49 99.47 99.51 99.51 99.48 99.54 99.44% (seeds 1-10): mean
         99.49%, min 99.44%; 83.3 s of training on average = 1.81x the documents' epoch (45.9 s, same run).
     four epochs (now `--recipes four-epochs`): mean 99.50%, min 99.40%, 106.8 s = 2.33x.
@@ -37,6 +37,7 @@ on the CPU, 2 threads, machine otherwise idle (load ~1), 2026-11-21; `python -m 
     `--precision float32` (CPUs without native bfloat16): default seeds 1, 2 end at 99.53%, 99.49%; (a) 1.52x.
     tiny, 8 epochs, batch 64, 7,766 params: seeds 1-5 and 42 end at 99.41-99.47% (thin margin, see NOTES).
     `--epochs 15`: 99.60% (seed 1). seed001: 99.55%, seed002: 99.58% in 15 epochs (write-ups: 99.41, 99.40).
+(Below, `two-epochs` and `three-epochs` are the 16-channel network: now `default16-two-epochs`, `default16`)
 Issue 18, 2026-11-29, another VM: AMD EPYC, 2 CPUs, AVX2 only (no bfloat16: `auto` runs float32),
 torch 2.14.1, load average 9 to 16 (six engineers' jobs); `python -m trainer.bench --part b --recipes
 two-epochs` trains the same runs (they were made with `trainer train --seed S --threads 1` and CANDIDATES'
@@ -132,7 +133,7 @@ class Hyper:
 PER_MODEL: dict[str, dict] = {
     # Issue 18 (fourth session): three epochs of the 8-channel network (models.default) at twice the old peak,
     # lighter augmentation and constant momentum 0.9 (OneCycle's own cycle, 0.95 to 0.85 and back, ended two
-    # epochs 0.09% lower over the same eight seeds). The evidence is at the top of this file.
+    # epochs 0.08% lower over the same eight seeds). The evidence is at the top of this file.
     "default": {
         "epochs": 3,
         "lr": 0.8,
