@@ -326,6 +326,13 @@ def _fits(weights: object, model: dict) -> bool:
     return all(isinstance(weights[k], torch.Tensor) and weights[k].shape == t.shape for k, t in model.items())
 
 
+def _shapes_of(name: str) -> dict:
+    """A preset's state_dict on the meta device: its tensors' shapes, without allocating or initialising them
+    (so without drawing from torch's random generator, which a resume restores from the checkpoint)."""
+    with torch.device("meta"):
+        return models.build(name).state_dict()
+
+
 def load_checkpoint(run_dir: Path) -> dict:
     """A run folder's checkpoint.pt, read as data (`weights_only=True`: tensors, numbers, strings and
     containers, never code) onto the CPU and checked for what resuming needs. Anything else, a truncated file
@@ -355,7 +362,7 @@ def load_checkpoint(run_dir: Path) -> dict:
         problem = "no seed or hyperparameters"
     elif not isinstance(log.get("epochs"), list):
         problem = "no epoch list"
-    elif not _fits(saved["model"], models.build(log["model"]).state_dict()):
+    elif not _fits(saved["model"], _shapes_of(log["model"])):
         name = log["model"]
         problem = f"its {name} network is not this trainer's {name} (the layers' shapes differ)"
     if problem:
