@@ -264,8 +264,7 @@ def _value(c: ET.Element, strings: list[str]) -> Value | None:
     v = c.find(f"{_M}v")
     text = v.text if v is not None else None
     if t == "inlineStr":  # read as a shared string is: runs joined, phonetic hints left out
-        item = c.find(f"{_M}is")
-        return item_text(item)[:MAX_TEXT] if item is not None else ""
+        return item_text(c)[:MAX_TEXT]
     if text is None or text == "":
         f = c.find(f"{_M}f")
         return Uncached((f.text or "")[:MAX_TEXT]) if f is not None else None
