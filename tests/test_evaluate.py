@@ -12,7 +12,7 @@ import pytest
 import torch
 from test_train import small, synthetic
 
-from trainer import evaluate, models, results, train
+from trainer import augment, config, evaluate, models, results, train
 
 
 @pytest.mark.parametrize(
@@ -60,3 +60,28 @@ def test_a_finished_run_saves_results_that_match_its_log(tmp_path: Path) -> None
     (run_dir / results.RESULTS).unlink()
     assert train.fit(data, small(), resume=run_dir) == run_dir
     assert (run_dir / results.RESULTS).read_bytes() == saved
+
+
+def test_the_four_shifted_copies_move_the_image_one_way_each_and_fill_with_the_background() -> None:
+    x = torch.arange(2 * 5 * 6, dtype=torch.float32).reshape(2, 1, 5, 6)
+    down, up, right, left = augment.shifted(x, 2, fill=-1.0)
+    assert all(view.shape == x.shape for view in (down, up, right, left))
+    assert torch.equal(down[..., 2:, :], x[..., :-2, :]) and (down[..., :2, :] == -1).all()
+    assert torch.equal(up[..., :-2, :], x[..., 2:, :]) and (up[..., -2:, :] == -1).all()
+    assert torch.equal(right[..., :, 2:], x[..., :, :-2]) and (right[..., :, :2] == -1).all()
+    assert torch.equal(left[..., :, :-2], x[..., :, 2:]) and (left[..., :, -2:] == -1).all()
+
+
+def test_log_probs_with_shifts_is_the_renormalised_mean_over_five_views() -> None:
+    torch.manual_seed(0)
+    model = models.build("tiny").eval()
+    x = torch.randn(6, 1, 28, 28)
+    with torch.no_grad():
+        plain, answer = evaluate.log_probs(model, x, 0)
+        assert answer is plain and torch.equal(plain, model(x))
+        plain, answer = evaluate.log_probs(model, x, 1)
+        views = [x, *augment.shifted(x, 1, config.BACKGROUND)]
+        mean = torch.stack([model(v) for v in views]).mean(0)
+    assert torch.equal(plain, model(x))
+    assert torch.allclose(answer, mean - mean.logsumexp(1, keepdim=True), atol=1e-6)
+    assert torch.allclose(answer.exp().sum(1), torch.ones(6))

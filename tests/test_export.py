@@ -672,3 +672,20 @@ def test_a_one_epoch_run_still_draws_its_point_and_the_target(workbook: Path, tm
             markers[name] = ser.find(f"{NS_CHART}marker/{NS_CHART}symbol").get("val")
     assert markers[f"Target {TARGET_ACC}%"] == "dash" and markers["Test accuracy (%)"] == "circle"
     assert markers["Test loss"] == "circle"
+
+
+@pytest.mark.parametrize("alone", [None, 99.37])
+def test_the_result_line_says_when_the_last_test_pass_used_shifts(
+    tmp_path: Path, alone: float | None
+) -> None:
+    """A run with test shifts (`trainer train --test-shift-px`) logs the image alone's accuracy too."""
+    run_dir = write_run(tmp_path / "runs" / "default-1", [98.9, 99.44])
+    if alone is not None:
+        log = json.loads((run_dir / "log.json").read_text())
+        log["epochs"][-1] |= {"plain_test_acc": alone, "plain_test_correct": 9937}
+        (run_dir / "log.json").write_text(json.dumps(log), encoding="utf-8")
+    book = tmp_path / "book.xlsx"
+    export_run(run_dir, book)
+    result = load_workbook(book)[MNIST_SHEET]["A2"].value
+    assert result.startswith("Result: 99.44% test accuracy after epoch 2")
+    assert ("(with its test shifts; the image alone 99.37%)" in result) is (alone is not None)

@@ -259,6 +259,7 @@ def test_twenty_epochs_warns(
         (["train", "--batch-size", "0"], "--batch-size must be at least 1"),
         (["train", "--lr", "-1"], "--lr must be a positive number"),
         (["train", "--limit-train", "0"], "--limit-train must be at least 1"),
+        (["train", "--test-shift-px", "9"], "--test-shift-px must be 0 to 4, got 9"),
         (["train", "--resume", "no/such/run"], "--resume no/such/run: no such run folder"),
         (["summary", "--model", "nope"], "unknown model 'nope'"),
         (["train", "--epochs", "1", "--no-workbook"], "too few for the OneCycle schedule"),
@@ -275,3 +276,44 @@ def test_bad_options_are_one_line_and_exit_2(
     assert len(error_lines) == 1 and fragment in error_lines[0]
     assert error_lines[0].startswith("trainer")
     assert "Traceback" not in captured.err
+
+
+def test_test_shifts_answer_with_the_mean_and_keep_the_image_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run with test_shift_px: the same training (the test pass draws nothing), the documents' line for the
+    image alone every epoch, the shifted answer for the last epoch on a line of its own and in its row, and
+    results.json (the confusion matrix the workbook draws) counting the same answer."""
+    data = tensors()
+    plain = train.fit(data, small(epochs=2), model_name="tiny", seed=3, out=tmp_path / "plain")
+    capsys.readouterr()
+    shifted = train.fit(
+        data, small(epochs=2, test_shift_px=1), model_name="tiny", seed=3, out=tmp_path / "tta"
+    )
+    out = capsys.readouterr().out
+    a = torch.load(plain / "model.pt", weights_only=True)
+    b = torch.load(shifted / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    rows_plain, rows = epoch_rows(plain), epoch_rows(shifted)
+    assert rows[0] == rows_plain[0]  # the first epoch's test pass: the image alone
+    last, alone = rows[-1], rows_plain[-1]
+    assert {"plain_test_loss", "plain_test_correct", "plain_test_acc"} <= set(last)
+    assert last["plain_test_correct"] == alone["test_correct"]
+    assert last["plain_test_loss"] == alone["test_loss"]
+    assert len(TEST_LINE.findall(out)) == 2
+    answer_line = r"^Test set, mean over the image and its 4 shifts of 1 px: Average loss: \d+\.\d{4}, Acc"
+    assert len(re.findall(answer_line, out, re.M)) == 1
+    log = json.loads((shifted / "log.json").read_text())
+    testing = "the last epoch's: mean over the image and its 4 shifts of 1 px"
+    assert log["hyperparameters"]["testing"] == testing
+    confusion = json.loads((shifted / "results.json").read_text())["confusion"]
+    assert sum(confusion[i][i] for i in range(len(confusion))) == rows[-1]["test_correct"]
+    assert f"Result: {rows[-1]['test_acc']:.2f}% after epoch 2 (the last; mean over" in out
+
+
+def test_resume_keeps_the_runs_test_shifts(
+    tmp_path: Path, fake_mnist: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cut = train.fit(tensors(), small(test_shift_px=1), model_name="tiny", seed=1, out=tmp_path, stop_after=1)
+    assert cli.main(["train", "--resume", str(cut), "--test-shift-px", "0", "--no-workbook"]) == 2
+    assert "drop --test-shift-px 0 (the run has 1)" in capsys.readouterr().err

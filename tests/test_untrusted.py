@@ -115,6 +115,28 @@ def test_a_checkpoint_of_another_network_under_the_same_name_is_one_line(run_dir
     assert "its tiny network is not this trainer's tiny (the layers' shapes differ)" in one_error_line(capsys)
 
 
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("test_shift_px", 10**9, "hyperparameter test_shift_px must be 0 (the image alone) to 4"),
+        ("lr", "0.1; import os", "hyperparameter lr is not a number"),
+        ("epochs", 1.5, "hyperparameter epochs is not a whole number"),
+        ("batch_size", 0, "hyperparameter batch_size must be at least 1"),
+        ("threads", -2, "hyperparameter threads must be at least 1"),
+        ("label_smoothing", float("nan"), "hyperparameter label_smoothing is not a number"),
+    ],
+)
+def test_a_checkpoints_hyperparameters_are_checked_before_they_are_used(
+    run_dir: Path, field: str, value: object, problem: str, capsys
+) -> None:
+    """A resumed run trains with what its checkpoint says: a value no command line could give is refused."""
+    saved = torch.load(run_dir / train.CHECKPOINT, weights_only=True)
+    saved["log"]["hyperparameters"][field] = value
+    torch.save(saved, run_dir / train.CHECKPOINT)
+    assert cli.main(["train", "--resume", str(run_dir), "--no-workbook"]) == 2
+    assert problem in one_error_line(capsys)
+
+
 def test_checkpoints_load_as_data_only(run_dir: Path) -> None:
     saved = torch.load(run_dir / train.CHECKPOINT, weights_only=True)
     assert type(saved["log"]["torch_version"]) is str

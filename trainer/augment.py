@@ -51,3 +51,18 @@ def shift(x: torch.Tensor, max_px: int, generator: torch.Generator, fill: float)
     rows = (dy[:, None] + torch.arange(h, device=x.device))[:, None, :, None].expand(n, c, h, w + 2 * max_px)
     cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, None, :].expand(n, c, h, w)
     return padded.gather(2, rows).gather(3, cols)
+
+
+def shifted(x: torch.Tensor, px: int, fill: float) -> list[torch.Tensor]:
+    """The four copies of x: [N, C, H, W] moved by `px` whole pixels down, up, right and left; the rows or
+    columns uncovered take `fill`. The test pass's views (config.Hyper.test_shift_px): exact copies, no
+    interpolation, so a model sees the digit it was trained on, one pixel off."""
+    h, w = x.shape[-2:]
+    padded = F.pad(x, (px, px, px, px), value=fill)
+    middle_rows, middle_cols = slice(px, px + h), slice(px, px + w)
+    return [
+        padded[..., 0:h, middle_cols],  # row r shows row r - px: the digit moved down
+        padded[..., 2 * px : 2 * px + h, middle_cols],  # moved up
+        padded[..., middle_rows, 0:w],  # moved right
+        padded[..., middle_rows, 2 * px : 2 * px + w],  # moved left
+    ]

@@ -345,7 +345,7 @@ def part_b(
         f"(b) {name}: `trainer train --model {model} --precision {hp.precision}`"
         f"{' with ' + str(overrides) if overrides else ''}: {hp.epochs} epochs, {hp.batch_size} a batch, "
         f"{hp.schedule}, {hp.optimizer}, weight decay {hp.weight_decay:g}, label smoothing "
-        f"{hp.label_smoothing:g}, {hp.augmentation}; test pass float32, no augmentation"
+        f"{hp.label_smoothing:g}, {hp.augmentation}; test pass float32, {hp.testing}"
     )
     firsts, lasts, totals = [], [], []
     with tempfile.TemporaryDirectory() as tmp:

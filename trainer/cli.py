@@ -3,8 +3,8 @@
     trainer data [--data-dir DIR]
     trainer summary --model NAME
     trainer train [--model NAME] [--epochs N] [--batch-size N] [--lr X] [--seed N] [--device D]
-                  [--threads N] [--precision P] [--data-dir DIR] [--out DIR] [--limit-train N]
-                  [--resume RUN_DIR] [--workbook PATH | --no-workbook]
+                  [--threads N] [--precision P] [--test-shift-px N] [--data-dir DIR] [--out DIR]
+                  [--limit-train N] [--resume RUN_DIR] [--workbook PATH | --no-workbook]
     trainer export --run RUN_DIR [--workbook PATH]
     trainer sweep [--model M] [--seeds 1-10] [--set KEY=V1,V2 ...] [--epochs N] [--workers N]
                   [--ray auto|ADDRESS] [--out DIR] [--workbook PATH | --no-workbook] (trainer/sweep_cli.py)
@@ -39,6 +39,7 @@ MAX_LR = 10.0  # SGD on these networks diverges far below this; a larger value i
 # Options that describe a run: on --resume they must agree with what the run saved. (option, Hyper field)
 RUN_OPTIONS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"))
 RUN_OPTIONS += (("--precision", "precision"), ("--limit-train", "limit_train"))
+RUN_OPTIONS += (("--test-shift-px", "test_shift_px"),)
 
 
 def default_help(field: str) -> str:
@@ -71,6 +72,13 @@ def parser() -> argparse.ArgumentParser:
         "--precision",
         choices=("auto", "float32", "bfloat16"),
         help="of the training passes; default auto: bfloat16 autocast where the device has it natively",
+    )
+    t.add_argument(
+        "--test-shift-px",
+        type=int,
+        metavar="N",
+        help="test each image also moved N px up, down, left and right, and answer with the mean "
+        f"(5 test passes); {default_help('test_shift_px')}, 0 the image alone",
     )
     t.add_argument("--data-dir", type=Path, default=Path("data"))
     t.add_argument("--out", type=Path, help=f"where run folders go, default {DEFAULT_OUT}")
@@ -121,6 +129,8 @@ def check_train_args(args: argparse.Namespace) -> None:
     ):
         if value is not None and value < least:
             raise UserError(f"{option} must be at least {least}, got {value}")
+    if args.test_shift_px is not None and not 0 <= args.test_shift_px <= config.MAX_TEST_SHIFT_PX:
+        raise UserError(f"--test-shift-px must be 0 to {config.MAX_TEST_SHIFT_PX}, got {args.test_shift_px}")
     if args.lr is not None and not 0 < args.lr <= MAX_LR:
         raise UserError(f"--lr must be a positive number up to {MAX_LR:g}, got {args.lr:g}")
     if args.resume is not None and not args.resume.is_dir():
@@ -192,6 +202,7 @@ def run_train(args: argparse.Namespace) -> int:
             threads=args.threads,
             precision=args.precision,
             limit_train=args.limit_train,
+            test_shift_px=args.test_shift_px,
         )
     if hp.epochs >= config.DOCUMENTS_EPOCH_LIMIT:
         print(

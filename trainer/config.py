@@ -1,18 +1,22 @@
 """Every training hyperparameter in one place, with the evidence for the shipped values.
 
-The default since issue 18's fourth session (2026-11-29): the 8-channel network (models.default, 19,538
-params), 3 epochs, lr 0.8, +-3 deg, +-0.5 px, constant momentum 0.9 (PER_MODEL). Evidence: 2-core AMD EPYC VM,
-AVX2 only (float32), torch 2.14.1, idle, the trainer's 2 threads, one run at a time; `python -m trainer.bench
---part all --recipes default --precision float32 --seeds 10` (as a temporary candidate of the same settings;
-the trainer's side of part (a) ran on 1 thread there, so its ratio is not quoted):
-    three epochs: last epoch 99.50 99.50 99.54 99.52 99.53 99.53 99.50 99.44 99.51 99.50% (seeds 1-10): mean
-        99.51%, min 99.44%; 63.7 s of training on average = 1.47x the documents' epoch (43.5 s, same run).
-    two epochs (`--recipes two-epochs`; measured as `--recipes default` while the default was two epochs, in
-        an earlier bench run): 99.54 99.41 99.41 99.51 99.43 99.46 99.49 99.37 99.46 99.51%: mean 99.46%, min
-        99.37%, 9 of 10 >= 99.40%, 48.6 s = 1.00x (48.8 s). 1 thread a run, seeds 1-8: 99.44 99.48 99.49
-        99.47 99.50 99.53 99.51 99.39% (seed 8 misses in both samples): so the default keeps a third epoch.
-    The same network with OneCycle's momentum cycle (0.95 to 0.85 and back, what every earlier run had), two
-    epochs, 1 thread, seeds 1-8: mean 99.40%; the 16-channel network (`default16`) the same way: 99.42%.
+The default since issue 18's fifth session (2026-11-29): the 8-channel network (models.default, 19,538
+params), 2 epochs, lr 0.8, +-3 deg, +-0.5 px, constant momentum 0.9, the last test pass answering with the
+mean over each image and its four 1 px shifts (PER_MODEL). Evidence: 2-core AMD EPYC VM, AVX2 only
+(float32), torch 2.14.1, idle, the trainer's 2 threads, one run at a time; `python -m trainer.bench --part all
+--recipes default --precision float32 --seeds 10`:
+    result (epoch 2, with the shifts): 99.53 99.44 99.46 99.58 99.47 99.49 99.44 99.47 99.49 99.49% (seeds
+        1-10): mean 99.49%, min 99.44%, 10 of 10 >= 99.40%; 44.5 s of training on average (max 46.9 s) =
+        1.01x (1.07x) the documents' epoch (44.0 s, same run). `make train` (seed 1) after it: 99.53%, 43.2 s.
+    the same runs' image alone: 99.54 99.41 99.41 99.51 99.43 99.46 99.38 99.37 99.46 99.51%: mean 99.45%,
+        8 of 10. The shifts lifted the mean by 0.03% and the worst seed by 0.03-0.07% in every sample of
+        saved models they were tried on (bench/NOTES.md); five passes cost 3.5 s: only the last epoch's.
+    three epochs, the image alone (`--recipes three-epochs`, the fourth session's default): 99.50 99.50 99.54
+        99.52 99.53 99.53 99.50 99.44 99.51 99.50%: mean 99.51%, min 99.44%; 63.7 s = 1.47x (43.5 s).
+    Ten more two-epoch variants (momentum 0.93, lr 0.6/1.0, warm-up 15%, batch 96, identity and whitening
+        initialisations), 1 thread, seeds 8, 2, 3, 1: means 99.40-99.45% against 99.45%: none kept.
+    The same network with OneCycle's momentum cycle (0.95 to 0.85 and back, what every run before the fourth
+    session had), two epochs, 1 thread, seeds 1-8: mean 99.40%; held at 0.9: 99.48%.
 The default of issue 18's second and third sessions, now the `default16` preset (16 channels at 24 px, 19,434
 params, 3 epochs, lr 0.8, +-3 deg, +-0.5 px, OneCycle's momentum cycle): the same VM, `python -m trainer.bench
 --part all --recipes three-epochs,default --precision float32 --seeds 10` (three-epochs was this recipe's
@@ -62,6 +66,8 @@ from dataclasses import asdict, dataclass, replace
 # MNIST's own pixel statistics over the training set (the documents' Normalize((0.1307,), (0.3081,))).
 MEAN = 0.1307
 STD = 0.3081
+BACKGROUND = -MEAN / STD  # a blank pixel after normalization: what augmentation fills uncovered pixels with
+MAX_TEST_SHIFT_PX = 4  # test_shift_px: a digit moved further off its 20 px box is no longer one the net saw
 
 DOCUMENTS_EPOCH_LIMIT = 20  # "fewer than 20 epochs" in the documents' rule
 TARGET_ACC = 99.4  # percent: the documents' goal (train.py's verdict, the export's target line)
@@ -93,6 +99,11 @@ class Hyper:
     # seed002, 1 thread: a test pass took 1.9 s in batches of 1000, 0.75 s in 250 (glibc pages the large
     # blocks of a 1000-image batch in anew every time).
     test_batch_size: int = 250
+    # Test-time augmentation: 0 tests the image alone (the documents' test pass); N > 0 has the last epoch's
+    # test pass, the run's result, answer with the mean of the log-probabilities over the image and its four
+    # copies moved N whole pixels (up, down, left, right): five passes, counted in that epoch's seconds.
+    # The earlier epochs' test passes and log.json's plain_test_acc are the image alone's.
+    test_shift_px: int = 0
     limit_train: int | None = None
 
     @property
@@ -112,6 +123,12 @@ class Hyper:
         return f"per-sample rotation ±{self.degrees:g}°, shift ±{self.shift_px:g} px (bilinear, batched)"
 
     @property
+    def testing(self) -> str:
+        if not self.test_shift_px:
+            return "the image alone"
+        return f"the last epoch's: mean over the image and its 4 shifts of {self.test_shift_px} px"
+
+    @property
     def bf16(self) -> bool:
         return self.precision == "bfloat16"
 
@@ -125,22 +142,25 @@ class Hyper:
             "schedule": self.schedule,
             "optimizer": self.optimizer,
             "augmentation": self.augmentation,
+            "testing": self.testing,
         }
 
 
 # The recipe every preset trains with unless the command line overrides it; per-model departures, if any,
 # go here so that `trainer train --model NAME` is the one command that reproduces the results table.
 PER_MODEL: dict[str, dict] = {
-    # Issue 18 (fourth session): three epochs of the 8-channel network (models.default) at twice the old peak,
+    # Issue 18 (fifth session): two epochs of the 8-channel network (models.default) at twice the old peak,
     # lighter augmentation and constant momentum 0.9 (OneCycle's own cycle, 0.95 to 0.85 and back, ended two
-    # epochs 0.08% lower over the same eight seeds). The evidence is at the top of this file.
+    # epochs 0.08% lower over the same eight seeds), the last test pass answering with the mean over each
+    # image and its four 1 px shifts (the image alone missed on one seed in ten). The evidence is at the top.
     "default": {
-        "epochs": 3,
+        "epochs": 2,
         "lr": 0.8,
         "degrees": 3.0,
         "shift_px": 0.5,
         "momentum": 0.9,
         "base_momentum": 0.9,
+        "test_shift_px": 1,
     },
     # Under 8k parameters four epochs are not enough. In eight, with lighter augmentation, lr 0.4 gave
     # 99.42% mean and 99.34% at worst over seeds 1-8, lr 0.8 99.48% and 99.41%; but seeds 5 and 42 then
@@ -159,9 +179,10 @@ PER_MODEL: dict[str, dict] = {
 # Recipes measured as candidates for a preset's default but not shipped as one (`python -m trainer.bench
 # --recipes NAME` trains them): the model and its departures from that model's shipped recipe.
 CANDIDATES: dict[str, tuple[str, dict]] = {
-    # Issue 18's target: the default cut to two epochs. 9 of 10 seeds >= 99.40% at 1.00x the documents' epoch
-    # (the header): the every-seed bar is not met, so the default keeps a third epoch.
-    "two-epochs": ("default", {"epochs": 2}),
+    # The default answered by the image alone: 9 of 10 seeds >= 99.40%, at 1.00x the documents' epoch.
+    "two-epochs": ("default", {"test_shift_px": 0}),
+    # The default of issue 18's fourth session: three epochs, the image alone (10 of 10 seeds, 1.47x).
+    "three-epochs": ("default", {"epochs": 3, "test_shift_px": 0}),
     # The 16-channel network cut to two epochs (issue 18's first three sessions): 3 to 6 of 10 seeds.
     "default16-two-epochs": ("default16", {"epochs": 2}),
     # The default of issue 8 to issue 18: the 16-channel network, 4 epochs, lr 0.4, +-5 deg, +-1 px.

@@ -43,8 +43,32 @@ def check_value(key: str, value: Any) -> str | None:
         return None if 0 <= value < 1 and (key != "pct_start" or value > 0) else "must be in [0, 1)"
     if key in ("weight_decay", "degrees", "shift_px"):
         return None if value >= 0 else "must be 0 or more"
+    if key == "test_shift_px":
+        limit = config.MAX_TEST_SHIFT_PX
+        return None if 0 <= value <= limit else f"must be 0 (the image alone) to {limit}"
     if key == "precision":
         return None if value in PRECISIONS else f"must be one of {', '.join(PRECISIONS)}"
+    return None
+
+
+def hyper_problem(fields: dict) -> str | None:
+    """What is wrong with the hyperparameters a checkpoint recorded (a file from anywhere), or None: each
+    field of its own type and in the range `--set` allows, so that a crafted file cannot, say, ask the test
+    pass for a shift of a billion pixels."""
+    hp = config.from_log(fields)
+    for f in dataclasses.fields(config.Hyper):
+        value = getattr(hp, f.name)
+        if value is None and f.name in ("threads", "limit_train"):
+            continue
+        kind = int if f.name in ("threads", "limit_train") else type(getattr(config.Hyper(), f.name))
+        number = type(value) in (int, float) and math.isfinite(value)
+        fits = number if kind is float else type(value) is kind
+        named = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}[kind]
+        problem = f"is not {named}" if not fits else check_value(f.name, value)
+        if problem is None and f.name == "threads" and value < 1:
+            problem = "must be at least 1"
+        if problem:
+            return f"{f.name} {problem}"
     return None
 
 

@@ -23,7 +23,7 @@ DEFAULT_OUT = Path("output/sweep")
 DEFAULT_SEEDS = "1-5"
 # Options of `trainer train` that fix a hyperparameter of every run: (option's dest, Hyper field).
 FIXED = (("epochs", "epochs"), ("batch_size", "batch_size"), ("lr", "lr"), ("precision", "precision"))
-FIXED += (("limit_train", "limit_train"),)
+FIXED += (("limit_train", "limit_train"), ("test_shift_px", "test_shift_px"))
 
 
 def add_parser(sub: Any, model_names: tuple[str, ...], default_help: Any, default_workbook: Path) -> None:
@@ -55,6 +55,9 @@ def add_parser(sub: Any, model_names: tuple[str, ...], default_help: Any, defaul
         "--out", type=Path, default=DEFAULT_OUT, help=f"where the run folders go, default {DEFAULT_OUT}"
     )
     s.add_argument("--limit-train", type=int, metavar="N", help="train on the first N images only")
+    s.add_argument(
+        "--test-shift-px", type=int, metavar="N", help="the last test pass's shifts, as `trainer train`"
+    )
     s.add_argument(
         "--yes", action="store_true", help=f"run a grid of more than {grid.MAX_RUNS_WITHOUT_YES} runs"
     )

@@ -49,6 +49,8 @@ HYPERPARAMETER_LABELS = {
     "shift_px": "Shift (± pixels)",
     "precision": "Precision",
     "test_batch_size": "Test batch size",
+    "testing": "Test answer",
+    "test_shift_px": "Test shifts (pixels)",
 }
 CLASSES = 10
 EPOCH_TABLE_ROW = 3  # 0-based row of the epoch table's header on the MNIST sheet
@@ -119,9 +121,13 @@ def mnist_sheet(wb: xlsxwriter.Workbook, fmt: dict, log: dict[str, Any], run_dir
     params = f"{params:,}" if isinstance(params, int) else "?"
     ws.write(0, 0, f"MNIST: {log.get('model', '?')}, {params} parameters", fmt["title"])
     # The result is the last epoch (the test set does not pick the epoch); the documents' best one beside it.
-    last_acc, last_epoch = (cell(log["epochs"][-1].get(key)) for key in ("test_acc", "epoch"))
+    last_acc, last_epoch, alone = (
+        cell(log["epochs"][-1].get(key)) for key in ("test_acc", "epoch", "plain_test_acc")
+    )
+    # A run with test shifts (config.Hyper.test_shift_px) answered its last test pass with them: say so.
+    shifts = f" (with its test shifts; the image alone {alone}%)" if number(alone) is not None else ""
     summary = (
-        f"Result: {last_acc}% test accuracy after epoch {last_epoch}, "
+        f"Result: {last_acc}% test accuracy after epoch {last_epoch}{shifts}, "
         f"the last (target {TARGET_ACC}%); best {best.get('test_acc')}% at epoch {best.get('epoch')} of "
         f"{len(log['epochs'])}"
     )
