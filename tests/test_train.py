@@ -317,3 +317,15 @@ def test_resume_keeps_the_runs_test_shifts(
     cut = train.fit(tensors(), small(test_shift_px=1), model_name="tiny", seed=1, out=tmp_path, stop_after=1)
     assert cli.main(["train", "--resume", str(cut), "--test-shift-px", "0", "--no-workbook"]) == 2
     assert "drop --test-shift-px 0 (the run has 1)" in capsys.readouterr().err
+
+
+def test_a_resumed_run_with_test_shifts_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    data, hp = tensors(), small(test_shift_px=1)
+    whole = train.fit(data, hp, model_name="tiny", seed=5, out=tmp_path / "whole")
+    cut = train.fit(data, hp, model_name="tiny", seed=5, out=tmp_path / "cut", stop_after=2)
+    resumed = train.fit(data, hp, resume=cut)
+    a = torch.load(whole / "model.pt", weights_only=True)
+    b = torch.load(resumed / "model.pt", weights_only=True)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert epoch_rows(whole) == epoch_rows(resumed) and "plain_test_acc" in epoch_rows(resumed)[-1]
+    assert (whole / "results.json").read_bytes() == (resumed / "results.json").read_bytes()

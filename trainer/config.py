@@ -7,7 +7,8 @@ mean over each image and its four 1 px shifts (PER_MODEL). Evidence: 2-core AMD 
 --recipes default --precision float32 --seeds 10`:
     result (epoch 2, with the shifts): 99.53 99.44 99.46 99.58 99.47 99.49 99.44 99.47 99.49 99.49% (seeds
         1-10): mean 99.49%, min 99.44%, 10 of 10 >= 99.40%; 44.5 s of training on average (max 46.9 s) =
-        1.01x (1.07x) the documents' epoch (44.0 s, same run). `make train` (seed 1) after it: 99.53%, 43.2 s.
+        1.01x (1.07x) the documents' epoch (44.0 s, same run); again: 44.2 s = 1.00x (1.10x) of 44.2 s.
+        `make train` (seed 1) after the first: 99.53%, 43.2 s of training.
     the same runs' image alone: 99.54 99.41 99.41 99.51 99.43 99.46 99.38 99.37 99.46 99.51%: mean 99.45%,
         8 of 10. The shifts lifted the mean by 0.03% and the worst seed by 0.03-0.07% in every sample of
         saved models they were tried on (bench/NOTES.md); five passes cost 3.5 s: only the last epoch's.
