@@ -30,18 +30,23 @@ def log_probs(model: nn.Module, x: torch.Tensor, shift_px: int = 0) -> tuple[tor
     return plain, F.log_softmax(torch.stack(views).mean(0), dim=1)
 
 
+def answer(output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image of a batch: the predicted digit (the argmax `train.test` counts, not one of the softmax) and
+    its probability (softmax also undoes a model's log_softmax)."""
+    return output.argmax(1), F.softmax(output.double(), dim=1).max(1).values
+
+
 @torch.no_grad()
 def predictions(
     model: nn.Module, x: torch.Tensor, batch_size: int, shift_px: int = 0
-) -> tuple[np.ndarray, np.ndarray]:
-    """Per image: the predicted digit and its probability (softmax also undoes a model's log_softmax)."""
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: the predicted digit and its probability, as the test pass with these shifts answers."""
     model.eval()
-    digits, probs = [], []
-    for start in range(0, len(x), batch_size):
-        _, output = log_probs(model, x[start : start + batch_size], shift_px)
-        digits.append(output.argmax(1))  # the argmax `train.test` counts, not one of the softmax
-        probs.append(F.softmax(output.double(), dim=1).max(1).values)
-    return torch.cat(digits).cpu().numpy(), torch.cat(probs).cpu().numpy()
+    digits, probs = zip(
+        *(answer(log_probs(model, x[i : i + batch_size], shift_px)[1]) for i in range(0, len(x), batch_size)),
+        strict=True,
+    )
+    return torch.cat(digits), torch.cat(probs)
 
 
 def first_conv(model: nn.Module) -> tuple[str, nn.Conv2d]:
@@ -66,14 +71,16 @@ def save_results(
     batch_size: int,
     epoch: int,
     shift_px: int = 0,
+    answers: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> Path:
-    """Evaluates `model` on the test images `x` (normalized) and labels `y`; writes run_dir/results.json."""
-    predicted, probability = predictions(model, x, batch_size, shift_px)
+    """Evaluates `model` on the test images `x` (normalized) and labels `y`; writes run_dir/results.json.
+    `answers`: the last test pass's predictions (train.test), when it ran in this process: not made again."""
+    predicted, probability = answers if answers is not None else predictions(model, x, batch_size, shift_px)
     name, conv = first_conv(model)
     content = results.summarize(
         y.cpu().numpy(),
-        predicted,
-        probability,
+        predicted.cpu().numpy(),
+        probability.cpu().numpy(),
         pixels(x),
         name,
         conv.weight.detach().double().cpu().numpy(),

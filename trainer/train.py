@@ -98,6 +98,8 @@ class State:
     shuffle: torch.Generator  # on the CPU: permutations are made there and moved
     augment: torch.Generator  # on the model's device
     log: dict = field(default_factory=dict)
+    # The last test pass's answers (evaluate.answer per image), for results.json; not part of a checkpoint.
+    answers: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def checkpoint(self) -> dict:
         return {
@@ -200,12 +202,17 @@ def train(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> tuple[fl
 def test(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, shift_px: int = 0) -> dict:
     """The test pass, printed the documents' way (the image alone). With `shift_px` the recipe's answer is
     evaluate.log_probs's mean over the image and its four shifted copies, printed on a second line. Returns
-    the answer's mean loss and number correct, and the image alone's."""
+    the answer's mean loss and number correct, the image alone's, and each image's answer (evaluate.answer).
+    """
     model.eval()
     sums = torch.zeros(4, device=x.device)  # loss, correct: of the answer, then of the image alone
+    digits, probs = [], []
     for start in range(0, len(y), batch_size):
         plain, answer = evaluate.log_probs(model, x[start : start + batch_size], shift_px)
         target = y[start : start + batch_size]
+        digit, prob = evaluate.answer(answer)
+        digits.append(digit)
+        probs.append(prob)
         for i, output in enumerate((answer, plain) if shift_px else (answer,)):
             sums[2 * i] += F.nll_loss(output, target, reduction="sum")
             sums[2 * i + 1] += (output.argmax(1) == target).sum()  # float32 counts are exact to 2^24
@@ -226,6 +233,7 @@ def test(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, sh
         "correct": round(right),
         "plain_loss": plain_loss,
         "plain_correct": round(plain_right),
+        "answers": (torch.cat(digits), torch.cat(probs)),
     }
 
 
@@ -313,6 +321,7 @@ def run_epoch(state: State, data: Tensors, hp: config.Hyper, epoch: int) -> dict
     # progress lines, and five passes a test cost 3.5 s here, 8% of a two-epoch run each.
     shift_px = hp.test_shift_px if epoch == hp.epochs else 0
     tested = test(state.model, data.test_x, data.test_y, hp.test_batch_size, shift_px)
+    state.answers = tested["answers"]
     n = len(data.test_y)
     row = {
         "epoch": epoch,
@@ -474,8 +483,16 @@ def fit(
         write_atomic(run_dir / FINAL, lambda p: torch.save(state.model.state_dict(), p))
         # What the MNIST sheet draws (confusion matrix, mistakes, kernels), so the export needs no model run.
         test_x, test_y = data.test_x, data.test_y
+        # The last epoch's test answers, unless no epoch ran here (a resume after the last): then made again.
         evaluate.save_results(
-            run_dir, state.model, test_x, test_y, hp.test_batch_size, last["epoch"], hp.test_shift_px
+            run_dir,
+            state.model,
+            test_x,
+            test_y,
+            hp.test_batch_size,
+            last["epoch"],
+            hp.test_shift_px,
+            state.answers,
         )
     except OSError as e:
         raise UserError(
