@@ -77,8 +77,8 @@ def parser() -> argparse.ArgumentParser:
         "--test-shift-px",
         type=int,
         metavar="N",
-        help="test each image also moved N px up, down, left and right, and answer with the mean "
-        f"(5 test passes); {default_help('test_shift_px')}, 0 the image alone",
+        help="the last epoch's test pass answers with the mean over each image and its copies moved N px "
+        f"up, down, left and right (5 passes); {default_help('test_shift_px')}; 0: the image alone",
     )
     t.add_argument("--data-dir", type=Path, default=Path("data"))
     t.add_argument("--out", type=Path, help=f"where run folders go, default {DEFAULT_OUT}")
