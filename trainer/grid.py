@@ -34,7 +34,7 @@ SEEDS = re.compile(r"\d+(-\d+)?(,\d+(-\d+)?)*")
 def check_value(key: str, value: Any) -> str | None:
     """What is wrong with `value` for hyperparameter `key`, or None. The ranges `trainer train` checks for its
     options, and the ones that make the other fields meaningful (a share is in [0, 1), a count positive)."""
-    at_least_one = ("epochs", "batch_size", "test_batch_size", "limit_train")
+    at_least_one = ("epochs", "batch_size", "test_batch_size", "limit_train", "threads")
     if key in at_least_one:
         return None if value >= 1 else "must be at least 1"
     if key == "lr":
@@ -51,22 +51,27 @@ def check_value(key: str, value: Any) -> str | None:
     return None
 
 
+OPTIONAL = ("threads", "limit_train")  # int fields whose default None means: the free cores; every image
+KIND_NAMES = {bool: "true or false", int: "a whole number", float: "a number", str: "text"}
+
+
+def kind_of(key: str) -> type:
+    """The type of hyperparameter `key`'s values: its default's, and int for the ones that default to None."""
+    return int if key in OPTIONAL else type(getattr(config.Hyper(), key))
+
+
 def hyper_problem(fields: dict) -> str | None:
     """What is wrong with the hyperparameters a checkpoint recorded (a file from anywhere), or None: each
     field of its own type and in the range `--set` allows, so that a crafted file cannot, say, ask the test
     pass for a shift of a billion pixels."""
     hp = config.from_log(fields)
     for f in dataclasses.fields(config.Hyper):
-        value = getattr(hp, f.name)
-        if value is None and f.name in ("threads", "limit_train"):
+        value, kind = getattr(hp, f.name), kind_of(f.name)
+        if value is None and f.name in OPTIONAL:
             continue
-        kind = int if f.name in ("threads", "limit_train") else type(getattr(config.Hyper(), f.name))
         number = type(value) in (int, float) and math.isfinite(value)
         fits = number if kind is float else type(value) is kind
-        named = {int: "a whole number", float: "a number", bool: "true or false", str: "text"}[kind]
-        problem = f"is not {named}" if not fits else check_value(f.name, value)
-        if problem is None and f.name == "threads" and value < 1:
-            problem = "must be at least 1"
+        problem = f"is not {KIND_NAMES[kind]}" if not fits else check_value(f.name, value)
         if problem:
             return f"{f.name} {problem}"
     return None
@@ -74,9 +79,7 @@ def hyper_problem(fields: dict) -> str | None:
 
 def parse_value(key: str, text: str) -> Any:
     """`text` as a value of hyperparameter `key`, of the field's own type, checked; UserError otherwise."""
-    kind = type(getattr(config.Hyper(), key))
-    if key == "limit_train":
-        kind = int
+    kind = kind_of(key)
     text = text.strip()
     try:
         if kind is bool:
@@ -90,7 +93,7 @@ def parse_value(key: str, text: str) -> Any:
         else:
             value = text
     except (ValueError, KeyError):
-        wanted = {bool: "true or false", int: "a whole number", float: "a number"}.get(kind, "a value")
+        wanted = KIND_NAMES[kind] if kind is not str else "a value"
         raise UserError(f"--set {key}={text!r}: {key} takes {wanted}") from None
     problem = check_value(key, value)
     if problem:

@@ -213,10 +213,12 @@ def test(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int, sh
         digit, prob = evaluate.answer(answer)
         digits.append(digit)
         probs.append(prob)
-        for i, output in enumerate((answer, plain) if shift_px else (answer,)):
-            sums[2 * i] += F.nll_loss(output, target, reduction="sum")
-            sums[2 * i + 1] += (output.argmax(1) == target).sum()  # float32 counts are exact to 2^24
-    if not shift_px:
+        sums[0] += F.nll_loss(answer, target, reduction="sum")
+        sums[1] += (digit == target).sum()  # float32 counts are exact to 2^24
+        if shift_px:
+            sums[2] += F.nll_loss(plain, target, reduction="sum")
+            sums[3] += (plain.argmax(1) == target).sum()
+    if not shift_px:  # the answer is the image alone's
         sums[2:] = sums[:2]
     n = len(y)
     loss_sum, right, plain_loss_sum, plain_right = sums.tolist()
