@@ -82,6 +82,37 @@ def test_log_probs_with_shifts_is_the_renormalised_mean_over_five_views() -> Non
         plain, answer = evaluate.log_probs(model, x, 1)
         views = [x, *augment.shifted(x, 1, config.BACKGROUND)]
         mean = torch.stack([model(v) for v in views]).mean(0)
+    assert plain.exp().amax(1).max() < config.TEST_SHIFT_BELOW  # an untrained net is unsure of every image
     assert torch.equal(plain, model(x))
     assert torch.allclose(answer, mean - mean.logsumexp(1, keepdim=True), atol=1e-6)
     assert torch.allclose(answer.exp().sum(1), torch.ones(6))
+
+
+class Linear(torch.nn.Module):
+    """Log-probabilities linear in the image: a sharper image makes a surer answer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(28 * 28, 10, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.log_softmax(self.fc(x.flatten(1)), 1)
+
+
+def test_the_shifts_answer_only_where_the_net_is_unsure_of_the_image_alone() -> None:
+    """Images the net gives config.TEST_SHIFT_BELOW or more keep the image alone's answer; the others take
+    the mean over the five views; either way an image's answer does not depend on the batch it came in."""
+    torch.manual_seed(0)
+    model = Linear().eval()
+    x = torch.randn(8, 1, 28, 28) * torch.tensor([0.01, 10.0] * 4)[:, None, None, None]
+    with torch.no_grad():
+        plain, answer = evaluate.log_probs(model, x, 1)
+        views = [x, *augment.shifted(x, 1, config.BACKGROUND)]
+        mean = torch.stack([model(v) for v in views]).mean(0).log_softmax(1)
+        one_at_a_time = torch.cat([evaluate.log_probs(model, x[i : i + 1], 1)[1] for i in range(8)])
+    sure = plain.exp().amax(1) >= config.TEST_SHIFT_BELOW
+    assert sure.tolist() == [False, True] * 4  # the sharp images are sure, the faint ones not
+    assert torch.allclose(answer[sure], plain[sure], atol=1e-6)
+    assert torch.allclose(answer[~sure], mean[~sure], atol=1e-6)
+    assert not torch.allclose(mean[sure], plain[sure], atol=1e-3)  # the shifts would have moved them
+    assert torch.allclose(one_at_a_time, answer, atol=1e-6)

@@ -301,10 +301,11 @@ def test_test_shifts_answer_with_the_mean_and_keep_the_image_alone(
     assert last["plain_test_correct"] == alone["test_correct"]
     assert last["plain_test_loss"] == alone["test_loss"]
     assert len(TEST_LINE.findall(out)) == 2
-    answer_line = r"^Test set, mean over the image and its 4 shifts of 1 px: Average loss: \d+\.\d{4}, Acc"
+    rule = "mean over the image and its 4 shifts of 1 px where the net is under 80% sure of the image alone"
+    answer_line = rf"^Test set, {rule}: Average loss: \d+\.\d{{4}}, Acc"
     assert len(re.findall(answer_line, out, re.M)) == 1
     log = json.loads((shifted / "log.json").read_text())
-    testing = "the last epoch's: mean over the image and its 4 shifts of 1 px"
+    testing = f"the last epoch's: {rule}"
     assert log["hyperparameters"]["testing"] == testing
     confusion = json.loads((shifted / "results.json").read_text())["confusion"]
     assert sum(confusion[i][i] for i in range(len(confusion))) == rows[-1]["test_correct"]

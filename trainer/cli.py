@@ -78,7 +78,8 @@ def parser() -> argparse.ArgumentParser:
         type=int,
         metavar="N",
         help="the last epoch's test pass answers with the mean over each image and its copies moved N px "
-        f"up, down, left and right (5 passes); {default_help('test_shift_px')}; 0: the image alone",
+        f"up, down, left and right where the net is under {config.TEST_SHIFT_BELOW:.0%} sure of the image "
+        f"alone; {default_help('test_shift_px')}; 0: the image alone",
     )
     t.add_argument("--data-dir", type=Path, default=Path("data"))
     t.add_argument("--out", type=Path, help=f"where run folders go, default {DEFAULT_OUT}")
