@@ -251,6 +251,19 @@ def test_twenty_epochs_warns(
     assert "outside the documents' rule" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("command", ["data", "summary", "train", "export", "sweep"])
+def test_help_reads_as_written(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse %-formats help texts: a bare "80% sure" once printed the option's whole dict into --help."""
+    with pytest.raises(SystemExit) as done:
+        cli.parser().parse_args([command, "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "option_strings" not in text and "%(" not in text
+    if command == "train":
+        assert "under 80% sure of the image alone; by model: default 1; others 0" in text
+        assert "--epochs EPOCHS by model: default 2, tiny 8," in text
+
+
 @pytest.mark.parametrize(
     ("argv", "fragment"),
     [

@@ -43,9 +43,14 @@ RUN_OPTIONS += (("--test-shift-px", "test_shift_px"),)
 
 
 def default_help(field: str) -> str:
-    """'default 4 (tiny 8, …)': the shipped value of a Hyper field and the models that depart from it."""
+    """'by model: default 2, tiny 8; others 4': the shipped value of a Hyper field, and the models (one of
+    them named `default`) that set their own."""
+    base = f"{getattr(config.Hyper, field):g}"
     departures = [f"{name} {given[field]:g}" for name, given in config.PER_MODEL.items() if field in given]
-    return f"default {getattr(config.Hyper, field):g}" + (f" ({', '.join(departures)})" if departures else "")
+    if not departures:
+        return f"default {base}"
+    others = f"; others {base}" if len(departures) < len(config.PER_MODEL) else ""
+    return f"by model: {', '.join(departures)}{others}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,8 +82,8 @@ def parser() -> argparse.ArgumentParser:
         "--test-shift-px",
         type=int,
         metavar="N",
-        help="the last epoch's test pass answers with the mean over each image and its copies moved N px "
-        f"up, down, left and right where the net is under {config.TEST_SHIFT_BELOW:.0%} sure of the image "
+        help="the last epoch's test pass answers with the mean over each image and its copies moved N px up, "
+        f"down, left and right where the net is under {config.TEST_SHIFT_BELOW * 100:g}%% sure of the image "
         f"alone; {default_help('test_shift_px')}; 0: the image alone",
     )
     t.add_argument("--data-dir", type=Path, default=Path("data"))
