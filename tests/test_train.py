@@ -272,7 +272,7 @@ def test_help_reads_as_written(command: str, capsys: pytest.CaptureFixture[str])
         (["train", "--batch-size", "0"], "--batch-size must be at least 1"),
         (["train", "--lr", "-1"], "--lr must be a positive number"),
         (["train", "--limit-train", "0"], "--limit-train must be at least 1"),
-        (["train", "--test-shift-px", "9"], "--test-shift-px must be 0 to 4, got 9"),
+        (["train", "--test-shift-px", "9"], "--test-shift-px must be 0 (the image alone) to 4, got 9"),
         (["train", "--resume", "no/such/run"], "--resume no/such/run: no such run folder"),
         (["summary", "--model", "nope"], "unknown model 'nope'"),
         (["train", "--epochs", "1", "--no-workbook"], "too few for the OneCycle schedule"),

@@ -29,17 +29,19 @@ from pathlib import Path
 import terminal
 from xlsxedit.writer import DEFAULT_WORKBOOK
 
-from . import config, runtime
+from . import config, grid, runtime
 from .errors import UserError
 
 DEFAULT_OUT = Path("output/mnist")
 MODEL_NAMES = tuple(config.PER_MODEL)  # models.MODELS without importing torch (a test keeps them equal)
 TRAIN_PACKAGES = ("torch", "torchvision", "torchinfo", "tqdm")
-MAX_LR = 10.0  # SGD on these networks diverges far below this; a larger value is a typo
 # Options that describe a run: on --resume they must agree with what the run saved. (option, Hyper field)
 RUN_OPTIONS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--lr", "lr"))
 RUN_OPTIONS += (("--precision", "precision"), ("--limit-train", "limit_train"))
 RUN_OPTIONS += (("--test-shift-px", "test_shift_px"),)
+# Options whose value is checked before anything runs, in this order. (option, Hyper field = args' dest)
+CHECKED_OPTIONS = (("--epochs", "epochs"), ("--batch-size", "batch_size"), ("--threads", "threads"))
+CHECKED_OPTIONS += (("--limit-train", "limit_train"), ("--test-shift-px", "test_shift_px"), ("--lr", "lr"))
 
 
 def default_help(field: str) -> str:
@@ -127,18 +129,12 @@ def require_training_packages() -> None:
 def check_train_args(args: argparse.Namespace) -> None:
     if args.model is not None:
         check_model(args.model)
-    for option, value, least in (
-        ("--epochs", args.epochs, 1),
-        ("--batch-size", args.batch_size, 1),
-        ("--threads", args.threads, 1),
-        ("--limit-train", args.limit_train, 1),
-    ):
-        if value is not None and value < least:
-            raise UserError(f"{option} must be at least {least}, got {value}")
-    if args.test_shift_px is not None and not 0 <= args.test_shift_px <= config.MAX_TEST_SHIFT_PX:
-        raise UserError(f"--test-shift-px must be 0 to {config.MAX_TEST_SHIFT_PX}, got {args.test_shift_px}")
-    if args.lr is not None and not 0 < args.lr <= MAX_LR:
-        raise UserError(f"--lr must be a positive number up to {MAX_LR:g}, got {args.lr:g}")
+    # The ranges are grid.check_value's, which `--set` and a checkpoint's hyperparameters answer to as well.
+    for option, field in CHECKED_OPTIONS:
+        value = getattr(args, field)
+        problem = None if value is None else grid.check_value(field, value)
+        if problem:
+            raise UserError(f"{option} {problem}, got {value:g}")
     if args.resume is not None and not args.resume.is_dir():
         raise UserError(f"--resume {args.resume}: no such run folder; pass one under {DEFAULT_OUT}/")
     out = args.out if args.out is not None else DEFAULT_OUT

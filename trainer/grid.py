@@ -24,7 +24,7 @@ from .errors import UserError, one_line
 # (`--threads` applies to every run).
 SETTABLE = tuple(f.name for f in dataclasses.fields(config.Hyper) if f.name != "threads")
 PRECISIONS = ("auto", "float32", "bfloat16")
-MAX_LR = 10.0  # as `trainer train --lr`: SGD on these networks diverges far below this
+MAX_LR = 10.0  # SGD on these networks diverges far below this; a larger value is a typo
 MAX_SEEDS = 10_000
 MAX_RUNS_WITHOUT_YES = 100  # about an hour of 40-second runs on two cores: more asks for --yes
 MAX_LOG_BYTES = 16 * 2**20
